@@ -1,0 +1,3 @@
+//! sotto: the native participant.
+
+fn main() {}

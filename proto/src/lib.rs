@@ -1,0 +1,1 @@
+//! Signalling message types shared by the server and the native client.

@@ -1,0 +1,3 @@
+//! sotto-server: signalling, MLS delivery service and SFU.
+
+fn main() {}
