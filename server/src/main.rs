@@ -1,3 +1,6 @@
-//! sotto-server: signalling, MLS delivery service and SFU.
+//! The `sotto-server` binary.
 
-fn main() {}
+fn main() {
+    eprintln!("sotto-server: not built yet (see the open issues)");
+    std::process::exit(1);
+}
