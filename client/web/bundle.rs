@@ -122,6 +122,7 @@ pub fn build(workspace: &Path, out_dir: &Path) -> Result<Vec<BundleFile>, String
         .web(true)
         .map_err(|e| format!("wasm-bindgen: {e}"))?
         .typescript(false)
+        .omit_default_module_path(false)
         .remove_name_section(true)
         .remove_producers_section(true)
         .generate(&pkg)
