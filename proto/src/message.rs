@@ -76,6 +76,22 @@ pub enum ClientMessage {
     Leave {},
 }
 
+impl ClientMessage {
+    /// The message's `type` on the wire, e.g. `"key_package"`.
+    pub fn message_type(&self) -> &'static str {
+        match self {
+            ClientMessage::Join { .. } => "join",
+            ClientMessage::KeyPackage { .. } => "key_package",
+            ClientMessage::Commit { .. } => "commit",
+            ClientMessage::Application { .. } => "application",
+            ClientMessage::RefuseKnock { .. } => "refuse_knock",
+            ClientMessage::Sdp { .. } => "sdp",
+            ClientMessage::Ice { .. } => "ice",
+            ClientMessage::Leave {} => "leave",
+        }
+    }
+}
+
 /// Messages the server sends to a participant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -186,6 +202,26 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         current_epoch: Option<u64>,
     },
+}
+
+impl ServerMessage {
+    /// The message's `type` on the wire, e.g. `"join_request"`.
+    pub fn message_type(&self) -> &'static str {
+        match self {
+            ServerMessage::Joined { .. } => "joined",
+            ServerMessage::BecomeCreator {} => "become_creator",
+            ServerMessage::JoinRequest { .. } => "join_request",
+            ServerMessage::Welcome { .. } => "welcome",
+            ServerMessage::Commit { .. } => "commit",
+            ServerMessage::CommitAccepted { .. } => "commit_accepted",
+            ServerMessage::Application { .. } => "application",
+            ServerMessage::Left { .. } => "left",
+            ServerMessage::Refused {} => "refused",
+            ServerMessage::Sdp { .. } => "sdp",
+            ServerMessage::Ice { .. } => "ice",
+            ServerMessage::Error { .. } => "error",
+        }
+    }
 }
 
 /// What the first `joined` tells a participant to do.
