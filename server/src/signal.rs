@@ -82,7 +82,7 @@ pub fn random_participant_id() -> ParticipantId {
 /// Serves one upgraded WebSocket until it closes.
 pub async fn serve(socket: WebSocket, shared: Arc<Signalling>) {
     let _open = OpenGuard::new(&shared.open);
-    let (sink, stream) = socket.split();
+    let (sink, mut stream) = socket.split();
     let t = shared.timing;
     let (outbox, receiver, killed) = outbox::channel(
         t.outbox_messages,
@@ -104,7 +104,6 @@ pub async fn serve(socket: WebSocket, shared: Arc<Signalling>) {
         shared,
     };
     tracing::debug!(participant = %connection.tag, "connection opened");
-    let mut stream = stream;
     let mut writer_done = false;
     let reason = connection
         .read(&mut stream, &mut writer, &mut writer_done, killed)
