@@ -60,8 +60,8 @@ async fn a_refused_knocker_is_told_closed_and_announced() {
 #[tokio::test]
 async fn a_silent_connection_times_out() {
     let mut config = test_config();
-    config.timing.ping_interval = Duration::from_millis(100);
-    config.timing.idle_timeout = Duration::from_millis(400);
+    config.timing.ping_interval = Duration::from_millis(200);
+    config.timing.idle_timeout = Duration::from_secs(1);
     let server = TestServer::start(config).await;
     let (mut a, _, _) = server.join("timeout-room").await;
     // b joins and is never read again, so it never answers a ping.
