@@ -1,10 +1,15 @@
-//! Build script of sotto-server.
+//! Embeds `client/web/public/` in the binary, so that one file is all an
+//! operator installs: writes `$OUT_DIR/assets.rs`, a table of
+//! `Asset { path, bytes, etag }` with `include_bytes!` for each file.
 //!
-//! Builds the web client's wasm bundle from source (client/web/bundle.rs)
-//! and writes `$OUT_DIR/web_bundle.rs`, the table that `src/web_bundle.rs`
-//! embeds, so that the one binary serves the whole browser client.
+//! The web client's wasm bundle is built here from source too
+//! (`client/web/bundle.rs`: sotto-web for wasm32, then wasm-bindgen) and
+//! embedded next to the public files, as `pkg/sotto_web.js` and
+//! `pkg/sotto_web_bg.wasm`.
 
+use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
+use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
 #[path = "../client/web/bundle.rs"]
@@ -12,33 +17,78 @@ mod bundle;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
-    let workspace = manifest.parent().expect("server/ is in the workspace");
-    web_bundle(workspace, &out_dir);
-}
+    let public = manifest.join("../client/web/public");
+    println!("cargo::rerun-if-changed={}", public.display());
 
-/// The wasm bundle, as `WEB_BUNDLE: &[(&str, &[u8])]` (path under
-/// `/static/`, bytes).
-fn web_bundle(workspace: &Path, out_dir: &Path) {
-    let files = match bundle::build(workspace, out_dir) {
-        Ok(files) => files,
-        Err(e) => panic!("the web bundle did not build: {e}"),
-    };
-    let mut table = String::from(
-        "/// The browser client's wasm bundle: (path under `/static/`, bytes).\n\
-         pub static WEB_BUNDLE: &[(&str, &[u8])] = &[\n",
-    );
-    for f in files {
-        let _ = writeln!(
-            table,
-            "    ({:?}, include_bytes!({:?})),",
-            f.name,
-            f.path.display().to_string()
+    let mut files = Vec::new();
+    if public.is_dir() {
+        collect(&public, &public, &mut files);
+    } else {
+        println!(
+            "cargo::warning=no web client at {}: the binary serves none",
+            public.display()
         );
     }
-    table.push_str("];\n");
-    let dest = out_dir.join("web_bundle.rs");
-    if let Err(e) = std::fs::write(&dest, table) {
-        panic!("{}: {e}", dest.display());
+    files.extend(web_bundle(&manifest));
+    files.sort();
+
+    let mut table = String::from("&[\n");
+    for (path, full) in files {
+        let bytes = std::fs::read(&full).expect("read asset");
+        // A content hash for ETag revalidation. DefaultHasher::new() has
+        // fixed keys, so the tag is stable across builds.
+        let mut hasher = DefaultHasher::new();
+        hasher.write(&bytes);
+        let _ = writeln!(
+            table,
+            "    Asset {{ path: {path:?}, bytes: include_bytes!({:?}), etag: \"\\\"{:016x}\\\"\" }},",
+            full.canonicalize().expect("canonical path").display(),
+            hasher.finish()
+        );
+    }
+    table.push(']');
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
+    std::fs::write(out.join("assets.rs"), table).expect("write assets.rs");
+}
+
+/// The wasm bundle, built from source, as (path under `/static/`, file).
+fn web_bundle(manifest: &Path) -> Vec<(String, PathBuf)> {
+    let workspace = manifest.parent().expect("server/ is in the workspace");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
+    match bundle::build(workspace, &out) {
+        Ok(files) => files.into_iter().map(|f| (f.name, f.path)).collect(),
+        Err(e) => panic!("the web client's wasm bundle did not build: {e}"),
+    }
+}
+
+/// Every regular file under `dir`, as (path relative to `root` with `/`,
+/// full path). Hidden files are skipped.
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
+    let entries = std::fs::read_dir(dir).expect("read asset directory");
+    for entry in entries {
+        let entry = entry.expect("directory entry");
+        let full = entry.path();
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            println!(
+                "cargo::warning=skipping asset with a non-UTF-8 name: {}",
+                full.display()
+            );
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let file_type = entry.file_type().expect("file type");
+        if file_type.is_dir() {
+            collect(root, &full, out);
+        } else if full.is_file() {
+            let relative = full.strip_prefix(root).expect("under root");
+            let parts: Vec<&str> = relative
+                .components()
+                .filter_map(|c| c.as_os_str().to_str())
+                .collect();
+            out.push((parts.join("/"), full.clone()));
+        }
     }
 }

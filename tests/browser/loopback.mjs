@@ -4,15 +4,14 @@
 // through undecrypted, or holds the wrong key, shows nothing recognisable)
 // and that the right key gives back the exact picture and tone.
 
-import { options, staticServer, launch, check, finish, until } from './lib/harness.mjs';
+import { options, launch, check, finish, until } from './lib/harness.mjs';
 
 const opt = options();
-const srv = await staticServer(opt.public, opt.bundle);
 const ctx = await launch();
 await ctx.addInitScript({ path: new URL('./lib/fake-media.js', import.meta.url).pathname });
 const page = await ctx.newPage();
 page.on('console', (m) => m.type() === 'error' && console.error('[console]', m.text()));
-await page.goto(`${srv.url}/?sotto-test`);
+await page.goto(`${opt.base}/?sotto-test`);
 
 await page.evaluate(async () => {
   const { Frames, transformConfig } = await import('/static/frames.js');
@@ -126,5 +125,4 @@ await check('frames whose KID names another member than the track\'s are refused
 });
 
 await ctx.close();
-srv.close();
 finish();

@@ -1,13 +1,14 @@
 //! The web client in Debian's headless Chromium, driven by playwright-core
 //! scripts under `tests/browser/` (`tests/run-all` installs Chromium and
-//! runs `npm ci` there). Each script prints one line per check and a
-//! closing `N passed, N failed`; a missing browser or node is a failure,
-//! never a skip.
+//! runs `npm ci` there), against a real `sotto-server` that serves it.
+//! Each script prints one line per check and a closing
+//! `N passed, N failed`; a missing browser or node is a failure, never a
+//! skip.
 
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use sotto_server::web_bundle::WEB_BUNDLE;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -16,16 +17,65 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Writes the embedded wasm bundle to disk for the static server.
-fn bundle_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-bundle");
-    for (name, bytes) in WEB_BUNDLE {
-        let path = dir.join(name);
-        std::fs::create_dir_all(path.parent().expect("a file in a directory"))
-            .expect("create the bundle directory");
-        std::fs::write(&path, bytes).expect("write the bundle");
+/// The `sotto-server` binary of this build, built first if need be (a
+/// no-op when `cargo test --workspace` already built it).
+fn server_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace())
+        .args(["build", "-p", "sotto-server", "--bin", "sotto-server"])
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building sotto-server failed");
+    // This test runs from <target>/<profile>/deps/.
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("<target>/<profile>/deps");
+    profile_dir.join(format!("sotto-server{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn free_tcp_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr").port()
+}
+
+/// A sotto-server on loopback, stopped when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = free_tcp_port();
+        let child = Command::new(server_binary())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--udp-port", &free_udp_port().to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start sotto-server");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sotto-server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child, url }
     }
-    dir
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Where the test run leaves its screenshots (git-ignored).
@@ -45,13 +95,12 @@ fn run(script: &str) {
         Path::new(&chromium).exists(),
         "{chromium} is missing: run tests/run-all (it installs Debian's chromium)"
     );
+    let server = Server::start();
     let out = Command::new("node")
         .current_dir(&browser)
         .arg(script)
-        .arg("--public")
-        .arg(root.join("client/web/public"))
-        .arg("--bundle")
-        .arg(bundle_dir())
+        .arg("--base")
+        .arg(&server.url)
         .arg("--shots")
         .arg(screenshots())
         .output()
@@ -69,4 +118,14 @@ fn run(script: &str) {
 #[test]
 fn frames_leave_the_worker_encrypted_and_only_the_key_opens_them() {
     run("loopback.mjs");
+}
+
+#[test]
+fn home_and_pre_join_work_in_english_french_and_on_a_phone() {
+    run("ui.mjs");
+}
+
+#[test]
+fn the_wasm_bundle_passes_the_rfc_9605_vectors_in_the_browser() {
+    run("vectors.mjs");
 }

@@ -45,8 +45,11 @@ function drop(s, code) {
   s.dropped[code] = (s.dropped[code] ?? 0) + 1;
 }
 
+const options = new Map();
+
 // Returns the transform for one track. `opts` = {dir, id, kind, source, participant}.
 function transformFor(opts) {
+  options.set(opts.id, opts);
   const s = statFor(opts.id);
   s.dir = opts.dir;
   s.participant = opts.participant;
@@ -111,6 +114,7 @@ async function pipe(opts, readable, writable) {
     // The track ended or the connection closed.
   }
   stats.delete(opts.id);
+  options.delete(opts.id);
 }
 
 // RTCRtpScriptTransform (spec'd API; Chromium and Safari).
@@ -136,6 +140,17 @@ async function handle(msg) {
     case 'stream':
       pipe(msg, msg.readable, msg.writable);
       break;
+    case 'retarget': {
+      const o = options.get(msg.id);
+      if (o) {
+        o.participant = msg.participant;
+        o.source = msg.source;
+        const s = statFor(msg.id);
+        s.participant = msg.participant;
+        s.source = msg.source;
+      }
+      break;
+    }
     case 'test':
       decryptFrames = msg.decrypt !== false;
       break;

@@ -53,6 +53,11 @@ export class Frames {
     this.worker.postMessage({ type: 'roster', leaves });
   }
 
+  /** A receiver now carries another participant's or source's frames. */
+  retarget(id, participant, source) {
+    this.worker.postMessage({ type: 'retarget', id, participant, source });
+  }
+
   /**
    * Test hook: pass received frames through without decrypting, from the
    * first frame of receivers attached later and for those attached already.

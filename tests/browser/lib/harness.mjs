@@ -1,73 +1,20 @@
 // Shared by the browser tests: a launcher for Debian's headless Chromium
-// with fake media, a static server that serves the web client the way
-// sotto-server does (until its HTTP side lands), and small assertions.
+// with fake media, and small assertions. The tests run against a real
+// sotto-server (started by tests/tests/browser.rs, given as --base URL).
 
 import { chromium } from 'playwright-core';
-import { createServer } from 'node:http';
-import { readFile, mkdtemp, mkdir } from 'node:fs/promises';
+import { mkdtemp, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, normalize, extname } from 'node:path';
+import { join } from 'node:path';
 
 export const CHROMIUM = process.env.SOTTO_CHROMIUM ?? '/usr/bin/chromium';
 
-/** Command-line options: --public DIR --bundle DIR --shots DIR --base URL. */
+/** Command-line options: --base URL (the server) --shots DIR. */
 export function options() {
   const o = {};
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i += 2) o[a[i].replace(/^--/, '')] = a[i + 1];
   return o;
-}
-
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml',
-  '.json': 'application/json',
-};
-
-/** The CSP sotto-server sends: everything from 'self', wasm allowed. */
-export const CSP =
-  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
-  "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; " +
-  "worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-
-/**
- * Serves `/` and `/{room}` -> index.html and `/static/...` from the public
- * directory, then from the bundle directory (the wasm and its glue), with
- * sotto-server's CSP. Returns {url, close}.
- */
-export async function staticServer(publicDir, bundleDir) {
-  const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    let file = null;
-    if (path.startsWith('/static/')) {
-      const rel = normalize(path.slice('/static/'.length));
-      if (!rel.startsWith('..')) {
-        for (const dir of [publicDir, bundleDir]) {
-          try {
-            file = await readFile(join(dir, rel));
-            res.setHeader('content-type', TYPES[extname(rel)] ?? 'application/octet-stream');
-            break;
-          } catch {}
-        }
-      }
-    } else if (/^\/([a-z0-9][a-z0-9-]{1,62}[a-z0-9])?$/.test(path)) {
-      file = await readFile(join(publicDir, 'index.html'));
-      res.setHeader('content-type', TYPES['.html']);
-    }
-    if (!file) {
-      res.statusCode = 404;
-      res.end('not found');
-      return;
-    }
-    res.setHeader('content-security-policy', CSP);
-    res.end(file);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
 }
 
 /** DESIGN.md "Tests that matter most": the flags every browser gets. */

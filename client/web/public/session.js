@@ -1,0 +1,293 @@
+// The call's driver: signalling messages in, the MLS session (wasm, in
+// this page) in the middle, media and the interface out. It follows the
+// session's drive loop (sotto-crypto `session`): feed each server message
+// to the matching input, tick on timeouts, send every output, hand every
+// event to the interface and the frame Worker.
+//
+// The wasm `Session` binding is the one piece that waits for the MLS key
+// management to land in sotto-crypto; `mls()` reports its absence clearly.
+
+import * as wasm from './pkg/sotto_web.js';
+import { Signalling, toBase64, fromBase64 } from './signalling.js';
+import { Media } from './media.js';
+import { loadIdentity, saveIdentity } from './store.js';
+
+let ready = null;
+/** Loads the wasm once; resolves to the module's exports. */
+export function loadWasm() {
+  ready ??= wasm.default({ module_or_path: '/static/pkg/sotto_web_bg.wasm' }).then(() => wasm);
+  return ready;
+}
+
+/** Whether this build has the MLS session bindings. */
+export function hasMls() {
+  return typeof wasm.Session === 'function';
+}
+
+/** The persistent identity (created and saved on first use). */
+export async function identity() {
+  await loadWasm();
+  let bytes = await loadIdentity();
+  if (!bytes) {
+    bytes = wasm.generateIdentity();
+    await saveIdentity(bytes);
+  }
+  return bytes;
+}
+
+const now = () => Math.floor(performance.timeOrigin + performance.now());
+
+export class Call extends EventTarget {
+  /**
+   * `room`, `secret` (the fragment, or null to knock), `name` (display
+   * name, sent only inside MLS), `frames` (the Worker handle), `tracks`
+   * ({mic, camera} MediaStreamTracks or null).
+   * Events (CustomEvent detail): 'state' {state}, 'joined', 'epoch'
+   * {roomCode}, 'member' {participant, leaf, fingerprint, admission},
+   * 'memberleft' {participant}, 'knock' {participant, fingerprint},
+   * 'knockclosed' {participant}, 'chat' {from, text}, 'profile' {from,
+   * name}, 'track' {participant, source, kind, track, statsId},
+   * 'trackended' {participant, source}, 'ended' {reason}.
+   */
+  constructor({ room, secret, name, frames, tracks }) {
+    super();
+    this.room = room;
+    this.secret = secret;
+    this.name = name;
+    this.frames = frames;
+    this.tracks = tracks;
+    this.session = null;
+    this.media = null;
+    this.participant = null;
+    this.leaves = {};
+    this.timer = null;
+    this.signalling = new Signalling(room);
+    this.signalling.addEventListener('message', (e) => this.#onMessage(e.detail));
+    this.signalling.addEventListener('lost', () => this.#onLost());
+  }
+
+  #emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  async start() {
+    await loadWasm();
+    if (!hasMls()) throw new Error('mls_unavailable');
+    this.identity = await identity();
+    this.#emit('state', { state: 'connecting' });
+    this.signalling.connect();
+  }
+
+  #send(msg) {
+    this.signalling.send(msg);
+  }
+
+  async #onMessage(msg) {
+    try {
+      await this.#handle(msg);
+    } catch {
+      // Peer input that the session refused: it stays consistent and goes on.
+    }
+    this.#drain();
+  }
+
+  async #handle(msg) {
+    const s = this.session;
+    switch (msg.type) {
+      case 'joined':
+        this.participant = msg.participant;
+        this.iceServers = msg.ice_servers;
+        if (msg.role === 'creator') {
+          this.session = wasm.Session.create(this.identity, msg.participant, this.room, this.secret ?? '', now());
+        } else {
+          this.session = wasm.Session.join(this.identity, msg.participant, this.room, this.secret ?? undefined);
+          this.#emit('state', { state: this.secret ? 'joining' : 'knocking' });
+        }
+        this.session.setProfile(this.name);
+        break;
+      case 'join_request':
+        s?.handleJoinRequest(msg.participant, fromBase64(msg.key_package), now());
+        break;
+      case 'welcome':
+        s?.handleWelcome(fromBase64(msg.welcome), now());
+        break;
+      case 'commit':
+        s?.handleCommit(msg.from, BigInt(msg.epoch), fromBase64(msg.commit), now());
+        break;
+      case 'commit_accepted':
+        s?.handleCommitAccepted(BigInt(msg.epoch), now());
+        break;
+      case 'application':
+        s?.handleApplication(msg.from, fromBase64(msg.data), now());
+        break;
+      case 'left':
+        s?.handleDeparture(msg.participant, now());
+        this.#emit('memberleft', { participant: msg.participant });
+        break;
+      case 'become_creator':
+        if (this.secret) s?.handleBecomeCreator(now());
+        else {
+          this.#send({ type: 'leave' });
+          this.#end('no_creator');
+        }
+        break;
+      case 'refused':
+        this.#end('refused');
+        break;
+      case 'sdp':
+        await this.media?.handleSdp(msg);
+        break;
+      case 'ice':
+        await this.media?.handleIce(msg);
+        break;
+      case 'error':
+        if (msg.code === 'stale_epoch' && typeof msg.current_epoch === 'number') {
+          s?.handleCommitRejected(BigInt(msg.current_epoch));
+        }
+        break;
+    }
+  }
+
+  /** Sends every output, dispatches every event, re-arms the timer. */
+  #drain() {
+    const s = this.session;
+    if (!s) return;
+    for (let o = s.pollOutput(); o; o = s.pollOutput()) {
+      switch (o.type) {
+        case 'key_package':
+          this.#send({ type: 'key_package', key_package: toBase64(o.data) });
+          break;
+        case 'commit':
+          this.#send({
+            type: 'commit',
+            epoch: Number(o.epoch),
+            commit: toBase64(o.commit),
+            ...(o.welcome ? { welcome: toBase64(o.welcome), welcome_to: o.welcomeTo } : {}),
+          });
+          break;
+        case 'application':
+          this.#send({ type: 'application', data: toBase64(o.data) });
+          break;
+        case 'refuse_knock':
+          this.#send({ type: 'refuse_knock', participant: o.participant });
+          break;
+      }
+    }
+    for (let e = s.pollEvent(); e; e = s.pollEvent()) this.#onEvent(e);
+    clearTimeout(this.timer);
+    const at = s.pollTimeout();
+    if (at !== undefined) {
+      this.timer = setTimeout(() => {
+        try {
+          this.session?.tick(now());
+        } catch {}
+        this.#drain();
+      }, Math.max(0, Number(at) - now()));
+    }
+  }
+
+  #onEvent(e) {
+    switch (e.type) {
+      case 'joined':
+        this.frames.keys({ ownLeaf: e.ownLeaf });
+        this.#emit('joined', { roomCode: e.roomCode, fingerprint: this.session.fingerprint() });
+        this.#startMedia();
+        break;
+      case 'epoch_changed':
+        this.#emit('epoch', { roomCode: e.roomCode });
+        break;
+      case 'epoch_keys':
+        // Opaque, serialised epoch keys for the Worker's key ring.
+        this.frames.keys({ epochKeys: e.keys, now: now() });
+        break;
+      case 'key_ack':
+        this.frames.keys({ ack: { epoch: Number(e.epoch), leaf: e.leaf }, now: now() });
+        break;
+      case 'member_added':
+        this.leaves[e.participant] = e.leaf;
+        this.frames.roster(this.leaves);
+        this.#emit('member', e);
+        break;
+      case 'member_removed':
+        delete this.leaves[e.participant];
+        this.frames.roster(this.leaves);
+        this.#emit('memberleft', e);
+        break;
+      case 'knock':
+        this.#emit('knock', e);
+        break;
+      case 'knock_closed':
+        this.#emit('knockclosed', e);
+        break;
+      case 'chat':
+        this.#emit('chat', e);
+        break;
+      case 'profile':
+        this.#emit('profile', e);
+        break;
+      case 'ended':
+        this.#end(e.reason);
+        break;
+    }
+  }
+
+  #startMedia() {
+    this.media?.close();
+    this.media = new Media((m) => this.#send(m), this.frames, this.iceServers);
+    this.media.addEventListener('track', (e) => this.#emit('track', e.detail));
+    this.media.addEventListener('trackended', (e) => this.#emit('trackended', e.detail));
+    if (this.tracks.mic) this.media.publish('mic', this.tracks.mic);
+    if (this.tracks.camera) this.media.publish('camera', this.tracks.camera);
+    if (this.tracks.screen) this.media.publish('screen', this.tracks.screen);
+    this.#emit('state', { state: 'in_call' });
+  }
+
+  /** A network blip: the server forgot us; rejoin as a new participant (§4.5). */
+  #onLost() {
+    this.media?.close();
+    this.media = null;
+    this.session = null;
+    this.leaves = {};
+    this.frames.roster({});
+    this.#emit('state', { state: 'reconnecting' });
+    this.signalling.reconnectLater();
+  }
+
+  #end(reason) {
+    this.signalling.closed = true;
+    this.media?.close();
+    clearTimeout(this.timer);
+    this.#emit('ended', { reason });
+  }
+
+  sendChat(text) {
+    this.session?.sendChat(text);
+    this.#drain();
+  }
+
+  acceptKnock(participant) {
+    this.session?.acceptKnock(participant, now());
+    this.#drain();
+  }
+
+  refuseKnock(participant) {
+    this.session?.refuseKnock(participant);
+    this.#drain();
+  }
+
+  safetyNumber(fingerprint) {
+    return this.session?.safetyNumber(fingerprint) ?? '';
+  }
+
+  setTrack(source, track) {
+    this.tracks[source] = track;
+    if (!this.media) return;
+    if (track) this.media.publish(source, track);
+    else this.media.unpublish(source);
+  }
+
+  leave() {
+    this.signalling.leave();
+    this.#end('left');
+  }
+}
