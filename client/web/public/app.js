@@ -10,7 +10,12 @@ import { CallView } from './call.js';
 import { getSetting, setSetting } from './store.js';
 
 const $ = (id) => document.getElementById(id);
+// Test hooks, only with `?sotto-test` in the URL (a banner then says so):
+// `?sotto-test=no-decrypt` makes this page's receivers pass frames to the
+// decoder undecrypted, to show that what arrives is encrypted. Sending is
+// never affected.
 const TEST = new URLSearchParams(location.search).has('sotto-test');
+const TEST_FLAGS = new URLSearchParams(location.search).get('sotto-test') ?? '';
 
 function show(screen) {
   for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== screen;
@@ -145,6 +150,7 @@ async function prejoin(room, secret) {
 async function enterCall(room, secret, name, devices) {
   show('call');
   const frames = new Frames();
+  if (TEST && TEST_FLAGS.split(',').includes('no-decrypt')) frames.testDecrypt(false);
   const call = new Call({ room, secret, name, frames, tracks: { mic: devices.mic, camera: devices.camera } });
   const view = new CallView(call, frames, { self: { name }, localStream: new MediaStream(devices.camera ? [devices.camera] : []) });
   if (TEST) {
