@@ -8,6 +8,7 @@
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 fn workspace() -> PathBuf {
@@ -17,13 +18,21 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// The `sotto-server` binary of this build, built first if need be (a
-/// no-op when `cargo test --workspace` already built it).
+/// The `sotto-server` binary of this build, built first if need be. It is
+/// built as `cargo test --workspace` builds it (for the server's own
+/// integration tests), with the same features: under `tests/run-all` this
+/// is a no-op, where a plain `cargo build -p sotto-server` would resolve
+/// features differently and rebuild half the tree.
 fn server_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(build_server).clone()
+}
+
+fn build_server() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace())
-        .args(["build", "-p", "sotto-server", "--bin", "sotto-server"])
+        .args(["test", "--workspace", "--no-run"])
         .status()
         .expect("run cargo");
     assert!(status.success(), "building sotto-server failed");

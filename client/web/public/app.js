@@ -243,6 +243,7 @@ function ended(reason) {
     left: ['leftTitle', 'leftText'],
     refused: ['refusedTitle', 'refusedText'],
     no_creator: ['noCreatorTitle', 'noCreatorText'],
+    mls_unavailable: ['mlsUnavailableTitle', 'mlsUnavailableText'],
   }[reason];
   $('ended-title').textContent = texts ? t(texts[0]) : t('errorTitle');
   $('ended-text').textContent = texts ? t(texts[1]) : t('errorText', { what: reason });
