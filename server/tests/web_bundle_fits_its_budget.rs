@@ -40,6 +40,9 @@ async fn the_embedded_wasm_stays_under_its_gzip_budget() {
     assert_eq!(status, 200);
     assert!(head.contains("text/javascript"), "{head}");
     let js = String::from_utf8_lossy(&js);
-    assert!(js.contains("FrameCrypto"), "glue without the Worker's class");
+    assert!(
+        js.contains("FrameCrypto"),
+        "glue without the Worker's class"
+    );
     server.stop().await.expect("clean stop");
 }
