@@ -29,7 +29,11 @@ export class Media extends EventTarget {
     this.sub = new RTCPeerConnection(config);
     this.outgoing = new Map(); // source -> {transceiver, kind, statsId}
     this.incoming = new Map(); // mid -> {participant, source, kind, statsId}
-    this.pending = Promise.resolve();
+    // `pub` changes wait for the server's answer before the next offer;
+    // `sub` offers are handled on their own queue, so neither blocks the other.
+    this.pubQueue = Promise.resolve();
+    this.subQueue = Promise.resolve();
+    this.answered = null;
     for (const [name, pc] of [['pub', this.pub], ['sub', this.sub]]) {
       pc.onicecandidate = (e) => {
         const c = e.candidate;
@@ -45,14 +49,15 @@ export class Media extends EventTarget {
     this.sub.ontrack = (e) => this.#onTrack(e);
   }
 
-  #serial(f) {
-    this.pending = this.pending.then(f).catch((e) => this.dispatchEvent(new CustomEvent('error', { detail: e })));
-    return this.pending;
+  #serial(queue, f) {
+    const next = this[queue].then(f).catch((e) => this.dispatchEvent(new CustomEvent('error', { detail: e })));
+    this[queue] = next;
+    return next;
   }
 
   /** Starts sending `track` as our `source` (mic, camera, screen, screen_audio). */
   publish(source, track) {
-    return this.#serial(async () => {
+    return this.#serial('pubQueue', async () => {
       let out = this.outgoing.get(source);
       if (!out) {
         const transceiver = this.pub.addTransceiver(track.kind, { direction: 'sendonly' });
@@ -76,7 +81,7 @@ export class Media extends EventTarget {
 
   /** Stops sending `source` (renegotiates so that others drop its tile). */
   unpublish(source) {
-    return this.#serial(async () => {
+    return this.#serial('pubQueue', async () => {
       const out = this.outgoing.get(source);
       if (!out) return;
       await out.transceiver.sender.replaceTrack(null);
@@ -93,15 +98,22 @@ export class Media extends EventTarget {
         tracks.push({ mid: out.transceiver.mid, source });
       }
     }
+    const answer = new Promise((resolve) => (this.answered = resolve));
     this.send({ type: 'sdp', pc: 'pub', kind: 'offer', sdp: this.pub.localDescription.sdp, tracks });
+    // One offer at a time (spec §5 out_of_order); give up waiting after 10 s.
+    await Promise.race([answer, new Promise((r) => setTimeout(r, 10000))]);
   }
 
   /** Handles an `sdp` message from the server. */
   handleSdp(msg) {
-    return this.#serial(async () => {
-      if (msg.pc === 'pub' && msg.kind === 'answer') {
-        await this.pub.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
-      } else if (msg.pc === 'sub' && msg.kind === 'offer') {
+    if (msg.pc === 'pub' && msg.kind === 'answer') {
+      return this.pub
+        .setRemoteDescription({ type: 'answer', sdp: msg.sdp })
+        .catch((e) => this.dispatchEvent(new CustomEvent('error', { detail: e })))
+        .finally(() => this.answered?.());
+    }
+    return this.#serial('subQueue', async () => {
+      if (msg.pc === 'sub' && msg.kind === 'offer') {
         // Who is on which mid must be known before ontrack fires.
         const next = new Map();
         for (const t of Array.isArray(msg.tracks) ? msg.tracks : []) {
