@@ -9,3 +9,4 @@
 //! decrypt because it does not contain the code to do so.
 
 pub mod media;
+pub mod sfu;
