@@ -112,7 +112,6 @@ fn media_engine() -> Result<MediaEngine, RtcError> {
         RTCRtpCodecParameters {
             rtp_codec: opus(),
             payload_type: PT_OPUS,
-            ..Default::default()
         },
         RtpCodecKind::Audio,
     )?;
@@ -120,7 +119,6 @@ fn media_engine() -> Result<MediaEngine, RtcError> {
         RTCRtpCodecParameters {
             rtp_codec: vp8(),
             payload_type: PT_VP8,
-            ..Default::default()
         },
         RtpCodecKind::Video,
     )?;
@@ -134,7 +132,6 @@ fn media_engine() -> Result<MediaEngine, RtcError> {
                 rtcp_feedback: vec![],
             },
             payload_type: PT_VP8_RTX,
-            ..Default::default()
         },
         RtpCodecKind::Video,
     )?;
