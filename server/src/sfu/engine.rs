@@ -19,7 +19,10 @@
 //! path (`handle_datagram` → forward) allocates nothing of its own.
 
 mod media;
+mod members;
 mod signal;
+
+use members::failure_deadline;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -39,7 +42,7 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use sotto_proto::{
     ClientMessage, ErrorCode, ParticipantId, PcKind, RoomName, ServerMessage, TrackSource,
 };
-use tracing::{debug, trace, warn};
+use tracing::{debug, trace};
 
 use super::demux::{Demux, Unrouted};
 use super::keyframe::KeyframeLimiter;
@@ -369,92 +372,6 @@ impl Engine {
         next
     }
 
-    fn add_member(&mut self, now: Instant, room: RoomName, participant: ParticipantId) {
-        if self.ids.contains_key(&(room.clone(), participant.clone())) {
-            return;
-        }
-        let id = MemberId(self.next_member);
-        self.next_member = self.next_member.wrapping_add(1);
-        debug!(member = id.0, "media member added");
-        let others = self.rooms.entry(room.clone()).or_default();
-        let others_now = others.clone();
-        others.push(id);
-        self.ids.insert((room.clone(), participant.clone()), id);
-        self.members.insert(
-            id,
-            Member {
-                room,
-                participant,
-                publisher: None,
-                subscriber: None,
-                published: Vec::new(),
-                opened: Vec::new(),
-                subscribed: HashMap::new(),
-                negotiation: SubNegotiation::default(),
-                failure_reported: false,
-            },
-        );
-        // Subscribe the newcomer to everything already published.
-        let mut any = false;
-        for other in others_now {
-            let tracks: Vec<(TrackId, ParticipantId, TrackSource)> = match self.members.get(&other)
-            {
-                Some(m) => m
-                    .published
-                    .iter()
-                    .map(|t| (t.id, m.participant.clone(), t.source))
-                    .collect(),
-                None => continue,
-            };
-            for (track, publisher, source) in tracks {
-                self.subscribe(id, track, publisher, source);
-                any = true;
-            }
-        }
-        if any {
-            self.renegotiate(now, id);
-        }
-    }
-
-    fn remove_member(&mut self, now: Instant, id: MemberId) {
-        let Some(mut member) = self.members.remove(&id) else {
-            return;
-        };
-        debug!(member = id.0, "media member removed");
-        self.ids
-            .remove(&(member.room.clone(), member.participant.clone()));
-        if let Some(list) = self.rooms.get_mut(&member.room) {
-            list.retain(|m| *m != id);
-            if list.is_empty() {
-                self.rooms.remove(&member.room);
-            }
-        }
-        for pc in [PcKind::Pub, PcKind::Sub] {
-            self.demux.forget(PcRef { member: id, pc });
-            if let Some(peer) = member.peer_mut(pc) {
-                // Send what closing queues (DTLS close_notify), then drop it.
-                if let Err(err) = peer.pc.close() {
-                    debug!(%err, "closing a peer connection");
-                }
-                while let Some(out) = peer.pc.poll_write() {
-                    self.transmits.push_back(Transmit {
-                        destination: out.transport.peer_addr,
-                        payload: out.message,
-                    });
-                }
-            }
-        }
-        for track in member.subscribed.keys() {
-            if let Some(subs) = self.fanout.get_mut(track) {
-                subs.retain(|m| *m != id);
-            }
-        }
-        let published: Vec<TrackId> = member.published.iter().map(|t| t.id).collect();
-        for track in published {
-            self.unpublished(now, track);
-        }
-    }
-
     /// Queues `at` for draining its output at the next flush.
     fn queue(&mut self, at: PcRef) {
         if let Some(peer) = self
@@ -560,26 +477,6 @@ impl Engine {
         self.queue.clear();
     }
 
-    fn check_failures(&mut self, now: Instant) {
-        for m in self.members.values_mut() {
-            if m.failure_reported {
-                continue;
-            }
-            let failed = [&m.publisher, &m.subscriber]
-                .into_iter()
-                .flatten()
-                .any(|p| failure_deadline(p).is_some_and(|d| d <= now));
-            if failed {
-                warn!("a member's peer connection failed");
-                m.failure_reported = true;
-                self.events.push_back(MediaEvent::Failed {
-                    room: m.room.clone(),
-                    participant: m.participant.clone(),
-                });
-            }
-        }
-    }
-
     /// Sends `message` to member `id`.
     fn send(&mut self, id: MemberId, message: ServerMessage) {
         if let Some(m) = self.members.get(&id) {
@@ -594,17 +491,6 @@ impl Engine {
     #[cfg(test)]
     fn routes(&self) -> usize {
         self.demux.bound_addresses()
-    }
-}
-
-/// When a peer connection counts as failed, if it is in trouble.
-fn failure_deadline(peer: &Peer) -> Option<Instant> {
-    if let Some(since) = peer.troubled_since {
-        return Some(since + FAILED_AFTER);
-    }
-    match (peer.ever_connected, peer.started) {
-        (false, Some(started)) => Some(started + CONNECT_WITHIN),
-        _ => None,
     }
 }
 

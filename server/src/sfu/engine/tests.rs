@@ -139,3 +139,78 @@ fn members_without_media_cost_no_connection() {
     engine.handle_command(now, Command::Shutdown);
     assert!(engine.members.is_empty() && engine.rooms.is_empty());
 }
+
+/// A real `pub` offer with one Opus section (mid "0"), from an `rtc` peer
+/// connection that never touches a network.
+fn client_offer(now: Instant) -> String {
+    use rtc::media_stream::MediaStreamTrack;
+    use rtc::peer_connection::RTCPeerConnectionBuilder;
+    use rtc::peer_connection::configuration::media_engine::MediaEngine;
+    use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+
+    let mut media = MediaEngine::default();
+    media.register_default_codecs().expect("codecs");
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_media_engine(media)
+        .build(now)
+        .expect("pc");
+    let track = MediaStreamTrack::new(
+        "me".to_owned(),
+        "mic".to_owned(),
+        "mic".to_owned(),
+        RtpCodecKind::Audio,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(1234),
+                ..Default::default()
+            },
+            codec: crate::sfu::peer::codec_for(RtpCodecKind::Audio),
+            ..Default::default()
+        }],
+    );
+    pc.add_track(track).expect("track");
+    let offer = pc.create_offer(None).expect("offer");
+    pc.set_local_description(now, offer.clone()).expect("local");
+    offer.sdp
+}
+
+#[test]
+fn a_connection_that_never_connects_fails_the_member_after_the_grace_time() {
+    let (mut engine, _) = engine();
+    let t0 = Instant::now();
+    let p = who("kq4pZsWm0cB2v9Ae");
+    engine.handle_command(t0, Command::AddMember(room(), p.clone()));
+    let offer = serde_json::from_value(serde_json::json!({
+        "type": "sdp", "pc": "pub", "kind": "offer", "sdp": client_offer(t0),
+        "tracks": [{"mid": "0", "source": "mic"}]
+    }))
+    .expect("sdp message");
+    engine.handle_command(t0, Command::Signal(room(), p.clone(), offer));
+    let answer = engine.poll_event();
+    assert!(
+        matches!(&answer, Some(MediaEvent::Signal { message: ServerMessage::Sdp { pc: PcKind::Pub, kind: sotto_proto::SdpKind::Answer, sdp, .. }, .. }) if sdp.contains("a=ice-lite") && sdp.contains("a=recvonly")),
+        "{answer:?}"
+    );
+    // Drive the clock in virtual time: nothing is reported before the grace
+    // time, the failure exactly once after it.
+    let mut now = t0;
+    let mut failed_at = None;
+    while now < t0 + CONNECT_WITHIN + Duration::from_secs(5) {
+        now = engine
+            .poll_timeout()
+            .map_or(now + Duration::from_secs(1), |d| {
+                d.max(now + Duration::from_millis(1))
+            });
+        engine.handle_timeout(now);
+        while let Some(event) = engine.poll_event() {
+            if let MediaEvent::Failed { participant, .. } = event {
+                assert_eq!(participant, p);
+                assert!(failed_at.is_none(), "reported twice");
+                failed_at = Some(now);
+            }
+        }
+    }
+    let failed_at = failed_at.expect("the member is reported");
+    assert!(failed_at >= t0 + CONNECT_WITHIN);
+    assert!(failed_at < t0 + CONNECT_WITHIN + Duration::from_secs(1));
+}
