@@ -284,6 +284,17 @@ impl Client {
     /// Adds a track per source to `pub`, offers, and starts sending a
     /// packet per track every 20 ms.
     pub async fn publish(self: &Arc<Self>, h: &mut Harness, sources: &[TrackSource]) {
+        self.publish_every(h, sources, Duration::from_millis(20))
+            .await;
+    }
+
+    /// As [`Client::publish`], one packet per track every `interval`.
+    pub async fn publish_every(
+        self: &Arc<Self>,
+        h: &mut Harness,
+        sources: &[TrackSource],
+        interval: Duration,
+    ) {
         let mut tracks = Vec::new();
         for (i, &source) in sources.iter().enumerate() {
             let kind = kind_of(source);
@@ -373,7 +384,7 @@ impl Client {
                     if track.write_rtp(packet).await.is_ok() {
                         index += 1;
                     }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(interval).await;
                 }
             }));
         }
