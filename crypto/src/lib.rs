@@ -40,5 +40,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod admission;
+pub mod app;
+pub mod identity;
+pub mod keys;
 pub mod media;
+pub mod participant;
+pub mod session;
 pub mod sframe;
+pub mod time;
+pub mod verify;
+
+pub use participant::ParticipantId;
+pub use time::Instant;
