@@ -93,6 +93,8 @@ pub struct Ds {
     pub stale: u32,
     /// Every application message relayed, for "what the server sees".
     pub relayed: Vec<Vec<u8>>,
+    /// Knockers refused (their clients stay, to be looked at).
+    pub refused: Vec<ParticipantId>,
 }
 
 pub struct Room {
@@ -104,6 +106,10 @@ pub struct Room {
     pub clients: BTreeMap<ParticipantId, Client>,
     /// Messages on their way to clients, in server order.
     inbox: VecDeque<(ParticipantId, ToClient)>,
+    /// Clients whose messages the (cheating) server holds back.
+    pub hold: BTreeSet<ParticipantId>,
+    /// What it held, in order.
+    pub held: Vec<(ParticipantId, ToClient)>,
     next_id: u32,
 }
 
@@ -125,6 +131,8 @@ impl Room {
             ds: Ds::default(),
             clients: BTreeMap::new(),
             inbox: VecDeque::new(),
+            hold: BTreeSet::new(),
+            held: Vec::new(),
             next_id: 0,
         }
     }
@@ -173,20 +181,25 @@ impl Room {
     }
 
     pub fn connect_as(&mut self, identity: Identity, with_secret: bool) -> ParticipantId {
-        let id = self.fresh_id();
         let secret = with_secret.then(|| self.secret.clone());
-        let session = Session::join(
-            self.config,
-            &identity,
-            id.clone(),
-            &self.name,
-            secret.as_ref(),
-        )
-        .expect("join");
+        let id = self.connect_silently(identity, secret.as_ref());
+        self.drain(&id);
+        id
+    }
+
+    /// Connects a participant but leaves its KeyPackage in its session's
+    /// outputs, for tests that tamper with it.
+    pub fn connect_silently(
+        &mut self,
+        identity: Identity,
+        secret: Option<&RoomSecret>,
+    ) -> ParticipantId {
+        let id = self.fresh_id();
+        let session =
+            Session::join(self.config, &identity, id.clone(), &self.name, secret).expect("join");
         let c = self.client(id.clone(), identity, session);
         self.clients.insert(id.clone(), c);
         self.ds.waiting.insert(id.clone(), None);
-        self.drain(&id);
         id
     }
 
@@ -208,18 +221,37 @@ impl Room {
                 ));
             }
         }
+        // The last member left while others wait: the longest-waiting one
+        // founds the group again (`become_creator`), epoch 0.
+        if self.ds.members.is_empty()
+            && let Some(first) = self.ds.waiting.keys().next().cloned()
+        {
+            self.ds.waiting.remove(&first);
+            self.ds.members.insert(first.clone());
+            self.ds.epoch = 0;
+            self.inbox
+                .push_back((first.clone(), ToClient::BecomeCreator));
+            for (w, kp) in self.ds.waiting.clone() {
+                if let Some(kp) = kp {
+                    self.inbox.push_back((
+                        first.clone(),
+                        ToClient::JoinRequest {
+                            participant: w,
+                            key_package: kp,
+                        },
+                    ));
+                }
+            }
+        }
     }
 
     /// Takes a client's outputs to the server, which handles each at once.
     fn drain(&mut self, id: &ParticipantId) {
-        loop {
-            let Some(out) = self
-                .clients
-                .get_mut(id)
-                .and_then(|c| c.session.poll_output())
-            else {
-                break;
-            };
+        while let Some(out) = self
+            .clients
+            .get_mut(id)
+            .and_then(|c| c.session.poll_output())
+        {
             self.server_receive(id, out);
         }
         self.collect_events(id);
@@ -340,7 +372,7 @@ impl Room {
             }
             Output::RefuseKnock(p) => {
                 if self.ds.waiting.contains_key(&p) {
-                    self.clients.remove(&p);
+                    self.ds.refused.push(p.clone());
                     self.gone(&p);
                 }
             }
@@ -381,14 +413,33 @@ impl Room {
         self.drain(to);
     }
 
-    /// Delivers everything queued, in server order.
-    fn deliver_all(&mut self) -> bool {
-        let mut any = false;
+    /// Delivers everything queued, in server order (holding back what is
+    /// for held clients).
+    fn deliver_all(&mut self) {
         while let Some((to, msg)) = self.inbox.pop_front() {
-            any = true;
+            if self.hold.contains(&to) {
+                self.held.push((to, msg));
+            } else {
+                self.deliver(&to, msg);
+            }
+        }
+    }
+
+    /// Releases what was held for `id` and delivers it in order.
+    pub fn release(&mut self, id: &ParticipantId) {
+        self.hold.remove(id);
+        let (mine, rest): (Vec<_>, Vec<_>) = self.held.drain(..).partition(|(to, _)| to == id);
+        self.held = rest;
+        for (to, msg) in mine {
             self.deliver(&to, msg);
         }
-        any
+    }
+
+    /// Moves the clock to `t` and runs every client's timers once, without
+    /// delivering anything: commits made now race at the server.
+    pub fn tick_without_delivery(&mut self, t: Instant) {
+        self.now = self.now.max(t);
+        self.tick_all();
     }
 
     fn next_timer(&self) -> Option<Instant> {
@@ -398,8 +449,18 @@ impl Room {
             .min()
     }
 
+    /// Hands the server whatever clients produced outside a delivery
+    /// (calls a test made on a session directly).
+    pub fn flush(&mut self) {
+        let ids: Vec<ParticipantId> = self.clients.keys().cloned().collect();
+        for id in ids {
+            self.drain(&id);
+        }
+    }
+
     /// Moves the clock to `t`, running every timer on the way.
     pub fn advance_to(&mut self, t: Instant) {
+        self.flush();
         loop {
             self.deliver_all();
             match self.next_timer() {
@@ -437,6 +498,7 @@ impl Room {
     /// Runs until no message is in flight and no commit is due within the
     /// next 5 s (self-updates are minutes away).
     pub fn settle(&mut self) {
+        self.flush();
         loop {
             self.deliver_all();
             match self.next_timer() {

@@ -4,4 +4,12 @@
 
 mod harness;
 
+mod cheating_delivery_service_is_refused;
+mod concurrent_commits_converge;
+mod knocks_are_accepted_or_refused;
+mod malformed_input_is_an_error_not_a_panic;
 mod members_join_and_share_media;
+mod progress_does_not_depend_on_one_member;
+mod removed_member_cannot_decrypt;
+mod self_updates_refresh_keys;
+mod spec_vectors;
