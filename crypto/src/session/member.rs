@@ -6,17 +6,19 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use openmls::prelude::{
-    ContentType, KeyPackage, LeafNodeIndex, MlsGroup, MlsMessageBodyIn, OpenMlsProvider,
-    OpenMlsRand, ProcessedMessageContent, ProtocolMessage, Sender,
+    ContentType, KeyPackage, MlsGroup, MlsMessageBodyIn, OpenMlsProvider, OpenMlsRand,
+    ProcessedMessageContent, ProtocolMessage, Sender, StagedCommit,
 };
 
 use super::Ctx;
-use super::event::{Admission, CommitOut, EndReason, Event, Input, Output, SessionError};
+use super::event::{EndReason, Event, Input, Output, SessionError};
 use super::group::{self, MemberInfo, internal, rejected};
 use crate::app::{AppError, AppMessage, Decoded};
 use crate::participant::ParticipantId;
 use crate::time::Instant;
 use crate::verify::Fingerprint;
+
+mod commit;
 
 /// A join waiting to be committed.
 struct PendingJoin {
@@ -324,13 +326,14 @@ impl Member {
         let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
             return Err(rejected(Input::Commit, "not a commit"));
         };
-        self.check_adds(ctx, &staged)?;
+        self.check_adds(&staged)?;
         if let Some(k) = &ctx.admission {
             let next = staged.group_context();
             if !group::bound_to_room(next.extensions(), next.group_id(), k) {
                 return Err(rejected(Input::Commit, "commit drops the room binding"));
             }
         }
+        self.record_key_packages(ctx, &staged);
         let removed = staged.self_removed();
         self.group
             .merge_staged_commit(&ctx.provider, *staged)
@@ -349,11 +352,7 @@ impl Member {
 
     /// Every member a commit adds must be a basic credential naming a new
     /// participant id (RFC 9420 §5.3.1 leaves credential checks to us).
-    fn check_adds(
-        &mut self,
-        ctx: &Ctx,
-        staged: &openmls::prelude::StagedCommit,
-    ) -> Result<(), SessionError> {
+    fn check_adds(&self, staged: &StagedCommit) -> Result<(), SessionError> {
         let mut seen = BTreeSet::new();
         for add in staged.add_proposals() {
             let kp = add.add_proposal().key_package();
@@ -369,13 +368,21 @@ impl Member {
                 return Err(SessionError::BadAdd(format!("{p:?} is already a member")));
             }
         }
+        Ok(())
+    }
+
+    /// Remembers the KeyPackages a commit uses, so a replay of one is
+    /// refused (RFC 9420 §16.8).
+    fn record_key_packages(&mut self, ctx: &Ctx, staged: &StagedCommit) {
         for add in staged.add_proposals() {
-            let kp = add.add_proposal().key_package();
-            if let Ok(r) = kp.hash_ref(ctx.provider.crypto()) {
+            if let Ok(r) = add
+                .add_proposal()
+                .key_package()
+                .hash_ref(ctx.provider.crypto())
+            {
                 self.used_key_packages.insert(r.as_slice().to_vec());
             }
         }
-        Ok(())
     }
 
     pub(crate) fn handle_commit_accepted(
@@ -394,16 +401,19 @@ impl Member {
                 got: epoch,
             }),
             Some(_) => {
+                // Cloned: the group holds it and merging consumes it.
                 if let Some(staged) = self.group.pending_commit() {
-                    for add in staged.add_proposals() {
-                        if let Ok(r) = add
-                            .add_proposal()
-                            .key_package()
-                            .hash_ref(ctx.provider.crypto())
-                        {
-                            self.used_key_packages.insert(r.as_slice().to_vec());
-                        }
-                    }
+                    let refs: Vec<Vec<u8>> = staged
+                        .add_proposals()
+                        .filter_map(|a| {
+                            a.add_proposal()
+                                .key_package()
+                                .hash_ref(ctx.provider.crypto())
+                                .ok()
+                        })
+                        .map(|r| r.as_slice().to_vec())
+                        .collect();
+                    self.used_key_packages.extend(refs);
                 }
                 self.group
                     .merge_pending_commit(&ctx.provider)
@@ -539,160 +549,6 @@ impl Member {
         };
         self.announce(ctx, anyone_added)?;
         Ok(())
-    }
-
-    /// Whether this member's leaf holds SECRET as far as ranking goes.
-    fn holds_link(&self, m: &MemberInfo) -> bool {
-        match m.admission {
-            Admission::Link => true,
-            Admission::Knock => false,
-            Admission::Unverifiable => m.claims_link,
-        }
-    }
-
-    /// 0 for the designated committer: the lowest leaf holding SECRET
-    /// among members that are not leaving; then the other holders, then
-    /// members without SECRET, by leaf.
-    fn rank(&self) -> u32 {
-        let staying = self
-            .roster
-            .values()
-            .filter(|m| !self.leaves.contains(&m.participant));
-        let (mut holders, others): (Vec<&MemberInfo>, Vec<&MemberInfo>) =
-            staying.partition(|m| self.holds_link(m));
-        holders.extend(others);
-        holders
-            .iter()
-            .position(|m| m.leaf == self.own_leaf())
-            .map_or(u32::MAX, |p| p as u32)
-    }
-
-    /// The joins this member may commit now: tagged ones if it holds
-    /// SECRET, knocks it accepted, and none whose signature key is still
-    /// in the tree (RFC 9420 §7.3: signature keys are unique; the old leaf
-    /// of a reconnecting identity must go first).
-    fn committable_joins(&self, ctx: &Ctx) -> Vec<(&ParticipantId, &PendingJoin)> {
-        self.joins
-            .iter()
-            .filter(|(_, j)| j.knock || ctx.admission.is_some())
-            .filter(|(_, j)| {
-                let key = j.key_package.leaf_node().signature_key().as_slice();
-                !self.roster.values().any(|m| m.signature_key == key)
-            })
-            .collect()
-    }
-
-    fn committable_leaves(&self) -> Vec<u32> {
-        self.roster
-            .values()
-            .filter(|m| self.leaves.contains(&m.participant) && m.leaf != self.own_leaf())
-            .map(|m| m.leaf)
-            .collect()
-    }
-
-    /// When this member commits the pending changes, if it has any.
-    fn commit_deadline(&self, ctx: &Ctx) -> Option<Instant> {
-        if self.in_flight.is_some() {
-            return None;
-        }
-        let since = self.pending_since?;
-        let joins = self.committable_joins(ctx);
-        if joins.is_empty() && self.committable_leaves().is_empty() {
-            return None;
-        }
-        let rank = self.rank();
-        let c = &ctx.config;
-        if rank == 0 || joins.iter().any(|(_, j)| j.knock) {
-            Some(since + c.batch_window)
-        } else {
-            let step = c.fallback_step.saturating_mul(rank.min(1000));
-            Some(since + c.fallback_delay + step)
-        }
-    }
-
-    pub(crate) fn poll_timeout(&self, ctx: &Ctx) -> Option<Instant> {
-        let update = self.in_flight.is_none().then_some(self.next_self_update);
-        [self.commit_deadline(ctx), update]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    pub(crate) fn tick(&mut self, ctx: &mut Ctx, now: Instant) -> Result<(), SessionError> {
-        if self.in_flight.is_some() {
-            return Ok(());
-        }
-        let due =
-            self.commit_deadline(ctx).is_some_and(|d| d <= now) || self.next_self_update <= now;
-        if due {
-            self.commit(ctx)?;
-        }
-        Ok(())
-    }
-
-    /// Commits every committable change with a fresh path (RFC 9420 §12.4:
-    /// a full commit also updates our own leaf, which is the self-update).
-    fn commit(&mut self, ctx: &mut Ctx) -> Result<(), SessionError> {
-        let joins: Vec<(ParticipantId, KeyPackage)> = self
-            .committable_joins(ctx)
-            .into_iter()
-            .map(|(p, j)| (p.clone(), j.key_package.clone()))
-            .collect();
-        let leaves = self.committable_leaves();
-        let bundle = match self.build_commit(ctx, &joins, &leaves) {
-            Ok(b) => b,
-            Err(_) if !joins.is_empty() => {
-                // A KeyPackage the group refuses (RFC 9420 §12.2 checks
-                // openmls runs at commit time): drop those joins rather
-                // than stall every later commit, and commit the rest.
-                for (p, _) in &joins {
-                    self.joins.remove(p);
-                }
-                self.build_commit(ctx, &[], &leaves)?
-            }
-            Err(e) => return Err(e),
-        };
-        let (commit, welcome, _) = bundle.into_messages();
-        let added = if welcome.is_some() {
-            joins.into_iter().map(|(p, _)| p).collect()
-        } else {
-            Vec::new()
-        };
-        let epoch = self.epoch();
-        ctx.outputs.push_back(Output::Commit(CommitOut {
-            epoch,
-            commit: group::to_bytes(&commit)?,
-            welcome: welcome.as_ref().map(group::to_bytes).transpose()?,
-            welcome_to: added,
-        }));
-        // A commit that loses is retried after the winner; the self-update
-        // timer restarts only when one of ours is accepted.
-        self.in_flight = Some(InFlight { epoch });
-        Ok(())
-    }
-
-    fn build_commit(
-        &mut self,
-        ctx: &Ctx,
-        joins: &[(ParticipantId, KeyPackage)],
-        leaves: &[u32],
-    ) -> Result<openmls::prelude::CommitMessageBundle, SessionError> {
-        self.group
-            .commit_builder()
-            .propose_adds(joins.iter().map(|(_, kp)| kp.clone()))
-            .propose_removals(leaves.iter().map(|l| LeafNodeIndex::new(*l)))
-            .force_self_update(true)
-            .load_psks(ctx.provider.storage())
-            .map_err(internal)?
-            .build(
-                ctx.provider.rand(),
-                ctx.provider.crypto(),
-                &ctx.signer,
-                |_| true,
-            )
-            .map_err(internal)?
-            .stage_commit(&ctx.provider)
-            .map_err(internal)
     }
 }
 
