@@ -9,14 +9,15 @@
 //! [`Session::poll_event`].
 //!
 //! ```text
-//!             Session::join                 handle_welcome (bound to the room)
-//!   (start) ---------------> [Waiting] -------------------------------> [Member]
-//!      |                        |   \  handle_become_creator (has SECRET)  ^  |
-//!      | Session::create        |    `-------------------------------------'  |
-//!      `-------------------------------------------------------------------->'  |
-//!                               | ghost room                                    | removed
-//!                               v                                               v
-//!                            [Ended] <-----------------------------------------'
+//!                  Session::join (KeyPackage out)
+//!    (start) -------------------------------------> [Waiting]
+//!       |                                           |   |   |  Welcome without a valid
+//!       |                  Welcome (binding ok)     |   |   |  room binding (with SECRET)
+//!       |                ,--------------------------'   |   v
+//!       |                |  become_creator (SECRET)     |  [Ended(GhostRoom)]
+//!       |                |  ,---------------------------'
+//!       | Session::create v  v
+//!       `-------------> [Member] --a commit removes us--> [Ended(Removed)]
 //! ```
 //!
 //! # Drive loop

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod chat_and_names_stay_inside_mls;
 mod cheating_delivery_service_is_refused;
 mod concurrent_commits_converge;
 mod knocks_are_accepted_or_refused;
