@@ -14,6 +14,7 @@
 //! * [`rooms`]: the live rooms, each behind a lock held for one step;
 //! * [`signal`]: the WebSocket driver per connection (limits, liveness);
 //! * [`media`]: the seam to the SFU;
+//! * [`sfu`]: the media plane: one UDP port, RTP forwarding, RTCP hop by hop;
 //! * [`http`], [`metrics`]: the router, static client, `/metrics`;
 //! * [`config`], [`server`]: flags and files; startup and shutdown;
 //! * [`log_tag`]: names in logs as per-process keyed hashes.
@@ -26,4 +27,5 @@ pub mod metrics;
 pub mod room;
 pub mod rooms;
 pub mod server;
+pub mod sfu;
 pub mod signal;

@@ -40,26 +40,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    // ------------------------------------------------------------------
-    // THE MEDIA PLANE IS CONSTRUCTED HERE.
-    //
-    // The SFU (server/src/sfu.rs) implements `media::MediaPlane`. Wire it
-    // in like this, and delete the `Media::none()` lines below:
-    //
-    //     let (events, events_rx) = Media::channel();
-    //     let stats = std::sync::Arc::new(sotto_server::media::MediaStats::default());
-    //     let sfu = sotto_server::sfu::Sfu::start(&config.media, events, stats.clone())
-    //         .await
-    //         .context("starting the SFU")?;
-    //     let media = Media { plane: std::sync::Arc::new(sfu), events: events_rx, stats };
-    //
-    // `config.media` has the public IPs, the UDP port and the TCP port;
-    // `events` is an `UnboundedSender<MediaEvent>` (signalling owns the
-    // receiver); `stats` feeds /metrics.
-    // ------------------------------------------------------------------
-    let media = Media::none();
-    tracing::warn!("media is not available: this build has no SFU, only signalling");
-
+    let media = Media::sfu(&config).context("starting the SFU")?;
     let server = Server::bind(&config, media)
         .await
         .context("starting the server")?;

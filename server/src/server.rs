@@ -40,6 +40,27 @@ impl Media {
         mpsc::unbounded_channel()
     }
 
+    /// The SFU, bound as `config` says: the UDP port on the listen address
+    /// (every interface if that is unspecified), announcing the public IPs.
+    pub fn sfu(config: &Config) -> Result<Media, crate::sfu::SfuError> {
+        let (events_tx, events) = Media::channel();
+        let stats = Arc::new(MediaStats::default());
+        let sfu = crate::sfu::Sfu::start(
+            crate::sfu::SfuConfig {
+                udp_bind: SocketAddr::new(config.listen.ip(), config.media.udp_port),
+                candidate_ips: config.media.public_ips.clone(),
+                tcp_port: config.media.tcp_port,
+            },
+            events_tx,
+            stats.clone(),
+        )?;
+        Ok(Media {
+            plane: Arc::new(sfu),
+            events,
+            stats,
+        })
+    }
+
     /// No media plane: signalling only.
     pub fn none() -> Media {
         let (_, events) = Media::channel();
