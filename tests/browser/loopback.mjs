@@ -15,6 +15,11 @@ await page.goto(`${opt.base}/?sotto-test`);
 
 await page.evaluate(async () => {
   const { Frames, transformConfig } = await import('/static/frames.js');
+  const wasm = await (await import('/static/session.js')).loadWasm();
+  // Epoch 7's keys as the MLS session would hand them over: `roster` maps
+  // participants to leaves; the receiver ('bob') sits at leaf 1.
+  const epochKeys = (k, ownLeaf, roster) =>
+    wasm.epochKeysFromParts(7, k, ownLeaf, new Uint32Array(Object.values(roster)), Object.keys(roster));
   const key = crypto.getRandomValues(new Uint8Array(16));
   const wrong = crypto.getRandomValues(new Uint8Array(16));
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
@@ -22,9 +27,8 @@ await page.evaluate(async () => {
   async function link(name, rxKey, roster, decrypt = true) {
     const tx = new Frames();
     const rx = new Frames();
-    tx.keys({ ownLeaf: 3, add: [{ epoch: 7, key }], send: 7 });
-    rx.keys({ ownLeaf: 1, add: [{ epoch: 7, key: rxKey }] });
-    rx.roster(roster);
+    tx.addEpoch(epochKeys(key, 3, { alice: 3, bob: 1 }));
+    rx.addEpoch(epochKeys(rxKey, 1, { ...roster, bob: 1 }));
     if (!decrypt) rx.testDecrypt(false);
     const a = new RTCPeerConnection(transformConfig());
     const b = new RTCPeerConnection(transformConfig());
@@ -71,7 +75,8 @@ await page.evaluate(async () => {
   await link('right-key', key, { alice: 3 });
   await link('passthrough', key, { alice: 3 }, false);
   await link('wrong-key', wrong, { alice: 3 });
-  await link('wrong-leaf', key, { alice: 4 });
+  // Leaf 3 is someone else's in this receiver's roster.
+  await link('wrong-leaf', key, { alice: 4, mallory: 3 });
 });
 
 const shows = (name, pattern) =>

@@ -138,3 +138,11 @@ fn home_and_pre_join_work_in_english_french_and_on_a_phone() {
 fn the_wasm_bundle_passes_the_rfc_9605_vectors_in_the_browser() {
     run("vectors.mjs");
 }
+
+/// Two browsers in one room through the SFU. The native `sotto` client
+/// joins the same script with `--sotto PATH --fixtures DIR` once it exists
+/// (see call.mjs); this test runs the browsers' part.
+#[test]
+fn two_browsers_see_hear_and_verify_each_other_through_the_sfu() {
+    run("call.mjs");
+}

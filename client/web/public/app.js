@@ -5,7 +5,7 @@
 import { apply, setLanguage, language, t, onLanguage } from './i18n.js';
 import { newRoomName, newSecret, parseRoomName, isSecret } from './names.js';
 import { Frames, supported } from './frames.js';
-import { Call, hasMls, loadWasm } from './session.js';
+import { Call, loadWasm } from './session.js';
 import { CallView } from './call.js';
 import { getSetting, setSetting } from './store.js';
 
@@ -166,8 +166,8 @@ async function enterCall(room, secret, name, devices) {
   call.addEventListener('ended', (e) => ended(e.detail.reason));
   try {
     await call.start();
-  } catch (err) {
-    ended(err.message === 'mls_unavailable' ? 'mls_unavailable' : 'error');
+  } catch {
+    ended('error');
   }
 }
 
@@ -243,7 +243,8 @@ function ended(reason) {
     left: ['leftTitle', 'leftText'],
     refused: ['refusedTitle', 'refusedText'],
     no_creator: ['noCreatorTitle', 'noCreatorText'],
-    mls_unavailable: ['mlsUnavailableTitle', 'mlsUnavailableText'],
+    removed: ['removedTitle', 'removedText'],
+    ghost_room: ['ghostTitle', 'ghostText'],
   }[reason];
   $('ended-title').textContent = texts ? t(texts[0]) : t('errorTitle');
   $('ended-text').textContent = texts ? t(texts[1]) : t('errorText', { what: reason });
@@ -263,7 +264,6 @@ function main() {
   // storage.
   prejoin(parsed.room, isSecret(fragment) ? fragment : null);
   loadWasm().catch(() => {});
-  void hasMls;
 }
 
 main();

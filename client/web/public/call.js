@@ -332,7 +332,7 @@ export class CallView {
     const dialog = $('safety');
     $('safety-who').textContent = t('safetyWith', { name });
     dialog.querySelector('.hint').textContent = t('safetyHint', { name });
-    $('safety-number').textContent = groupDigits(this.call.safetyNumber(p.fingerprint));
+    $('safety-number').textContent = groupDigits(this.call.safetyNumber(id));
     $('safety-fp').textContent = groupDigits(p.fingerprint);
     const isVerified = this.verified[p.name] === p.fingerprint;
     $('safety-verify').textContent = isVerified ? t('unmarkVerified') : t('markVerified');

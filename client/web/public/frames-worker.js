@@ -4,8 +4,9 @@
 // counted per track; they never reach the decoder (spec/protocol.md §7).
 //
 // Messages from the page:
-//   {type:'keys', ownLeaf?, add?:[{epoch, key}], send?, forget?:[epoch]}
-//   {type:'roster', leaves:{participantId: leaf}}
+//   {type:'epoch', keys: Uint8Array}   serialised EpochKeys from the session
+//   {type:'ack', epoch, leaf}          a member holds that epoch's key
+//   {type:'reset'}                     a new group (after a rejoin): new ring
 //   {type:'stream', dir, id, kind, source, participant?, readable, writable}
 //     (createEncodedStreams browsers; RTCRtpScriptTransform browsers get
 //     the same options through `onrtctransform`)
@@ -20,7 +21,6 @@ import init, { FrameCrypto } from './pkg/sotto_web.js';
 const ready = init({ module_or_path: '/static/pkg/sotto_web_bg.wasm' });
 let crypto = null;
 const pending = [];
-const leaves = new Map();
 let decryptFrames = true;
 const stats = new Map();
 
@@ -33,12 +33,17 @@ function statFor(id) {
   return s;
 }
 
-function applyKeys(msg) {
-  if (!crypto) crypto = new FrameCrypto(msg.ownLeaf ?? 0);
-  if (msg.ownLeaf !== undefined) crypto.setOwnLeaf(msg.ownLeaf);
-  for (const { epoch, key } of msg.add ?? []) crypto.addEpoch(epoch, key);
-  if (msg.send !== undefined && msg.send !== null) crypto.sendWith(msg.send);
-  for (const epoch of msg.forget ?? []) crypto.forgetEpoch(epoch);
+// The ring's timers: switching the sending epoch once members have the
+// new key (or after a timeout), dropping old epochs.
+let timer = null;
+function armTimer() {
+  clearTimeout(timer);
+  const at = crypto?.pollTimeout();
+  if (at === undefined) return;
+  timer = setTimeout(() => {
+    crypto?.handleTimeout(Date.now());
+    armTimer();
+  }, Math.max(0, at - Date.now()));
 }
 
 function drop(s, code) {
@@ -83,14 +88,13 @@ function transformFor(opts) {
         controller.enqueue(frame);
         return;
       }
-      const leaf = leaves.get(opts.participant);
-      if (!crypto || leaf === undefined) {
+      if (!crypto) {
         drop(s, 'no_key');
         s.state = 'waiting';
         return;
       }
       try {
-        frame.data = crypto.decrypt(opts.kind, leaf, opts.source, new Uint8Array(frame.data)).buffer;
+        frame.data = crypto.decrypt(opts.kind, opts.participant, opts.source, new Uint8Array(frame.data)).buffer;
         s.ok++;
         s.state = 'ok';
         controller.enqueue(frame);
@@ -126,16 +130,26 @@ self.onrtctransform = (event) => {
 async function handle(msg) {
   await ready;
   switch (msg.type) {
-    case 'keys':
+    case 'epoch':
       try {
-        applyKeys(msg);
+        crypto ??= new FrameCrypto();
+        crypto.addEpoch(msg.keys, Date.now());
+        msg.keys.fill(0);
       } catch {
         self.postMessage({ type: 'error', what: 'keys' });
       }
+      armTimer();
       break;
-    case 'roster':
-      leaves.clear();
-      for (const [p, leaf] of Object.entries(msg.leaves)) leaves.set(p, leaf);
+    case 'ack':
+      try {
+        crypto?.acknowledge(msg.epoch, msg.leaf, Date.now());
+      } catch {}
+      armTimer();
+      break;
+    case 'reset':
+      crypto?.free();
+      crypto = null;
+      clearTimeout(timer);
       break;
     case 'stream':
       pipe(msg, msg.readable, msg.writable);

@@ -1,6 +1,6 @@
 // The page's handle on the frame-transform Worker (frames-worker.js):
-// attaches it to RTP senders and receivers, forwards epoch keys and the
-// roster (participant id -> MLS leaf), and reports per-track states.
+// attaches it to RTP senders and receivers, forwards epoch keys and key
+// acknowledgements from the MLS session, and reports per-track states.
 
 /** Whether this browser has RTCRtpScriptTransform (else createEncodedStreams). */
 export const hasScriptTransform = typeof RTCRtpScriptTransform !== 'undefined';
@@ -43,14 +43,19 @@ export class Frames {
     return () => this.listeners.delete(f);
   }
 
-  /** Installs and retires epoch keys: {ownLeaf?, add?:[{epoch,key}], send?, forget?}. */
-  keys(msg) {
-    this.worker.postMessage({ type: 'keys', ...msg });
+  /** Hands one epoch's serialised keys (session.takeEpochKeys()) to the Worker. */
+  addEpoch(keys) {
+    this.worker.postMessage({ type: 'epoch', keys }, [keys.buffer]);
   }
 
-  /** Who is at which MLS leaf: {participantId: leaf}. */
-  roster(leaves) {
-    this.worker.postMessage({ type: 'roster', leaves });
+  /** The member at `leaf` holds the key of `epoch`. */
+  acknowledge(epoch, leaf) {
+    this.worker.postMessage({ type: 'ack', epoch, leaf });
+  }
+
+  /** A new MLS group (after a rejoin): the Worker starts a new key ring. */
+  reset() {
+    this.worker.postMessage({ type: 'reset' });
   }
 
   /** A receiver now carries another participant's or source's frames. */

@@ -2,13 +2,10 @@
 // this page) in the middle, media and the interface out. It follows the
 // session's drive loop (sotto-crypto `session`): feed each server message
 // to the matching input, tick on timeouts, send every output, hand every
-// event to the interface and the frame Worker.
-//
-// The wasm `Session` binding is the one piece that waits for the MLS key
-// management to land in sotto-crypto; `mls()` reports its absence clearly.
+// event to the interface and the epoch keys to the frame Worker.
 
 import * as wasm from './pkg/sotto_web.js';
-import { Signalling, toBase64, fromBase64 } from './signalling.js';
+import { Signalling, fromBase64 } from './signalling.js';
 import { Media } from './media.js';
 import { loadIdentity, saveIdentity } from './store.js';
 
@@ -17,11 +14,6 @@ let ready = null;
 export function loadWasm() {
   ready ??= wasm.default({ module_or_path: '/static/pkg/sotto_web_bg.wasm' }).then(() => wasm);
   return ready;
-}
-
-/** Whether this build has the MLS session bindings. */
-export function hasMls() {
-  return typeof wasm.Session === 'function';
 }
 
 /** The persistent identity (created and saved on first use). */
@@ -59,7 +51,6 @@ export class Call extends EventTarget {
     this.session = null;
     this.media = null;
     this.participant = null;
-    this.leaves = {};
     this.timer = null;
     this.signalling = new Signalling(room);
     this.signalling.addEventListener('message', (e) => this.#onMessage(e.detail));
@@ -72,7 +63,6 @@ export class Call extends EventTarget {
 
   async start() {
     await loadWasm();
-    if (!hasMls()) throw new Error('mls_unavailable');
     this.identity = await identity();
     this.#emit('state', { state: 'connecting' });
     this.signalling.connect();
@@ -97,8 +87,16 @@ export class Call extends EventTarget {
       case 'joined':
         this.participant = msg.participant;
         this.iceServers = msg.ice_servers;
+        this.session?.free();
+        this.session = null;
         if (msg.role === 'creator') {
-          this.session = wasm.Session.create(this.identity, msg.participant, this.room, this.secret ?? '', now());
+          if (!this.secret) {
+            // Only a holder of the link may found the room (mls-profile.md).
+            this.#send({ type: 'leave' });
+            this.#end('no_creator');
+            return;
+          }
+          this.session = wasm.Session.create(this.identity, msg.participant, this.room, this.secret, now());
         } else {
           this.session = wasm.Session.join(this.identity, msg.participant, this.room, this.secret ?? undefined);
           this.#emit('state', { state: this.secret ? 'joining' : 'knocking' });
@@ -109,16 +107,16 @@ export class Call extends EventTarget {
         s?.handleJoinRequest(msg.participant, fromBase64(msg.key_package), now());
         break;
       case 'welcome':
-        s?.handleWelcome(fromBase64(msg.welcome), now());
+        s?.handleWelcome(msg.from, fromBase64(msg.welcome), now());
         break;
       case 'commit':
-        s?.handleCommit(msg.from, BigInt(msg.epoch), fromBase64(msg.commit), now());
+        s?.handleCommit(msg.from, msg.epoch, fromBase64(msg.commit), now());
         break;
       case 'commit_accepted':
-        s?.handleCommitAccepted(BigInt(msg.epoch), now());
+        s?.handleCommitAccepted(msg.epoch, now());
         break;
       case 'application':
-        s?.handleApplication(msg.from, fromBase64(msg.data), now());
+        s?.handleApplication(msg.from, fromBase64(msg.data));
         break;
       case 'left':
         s?.handleDeparture(msg.participant, now());
@@ -142,7 +140,7 @@ export class Call extends EventTarget {
         break;
       case 'error':
         if (msg.code === 'stale_epoch' && typeof msg.current_epoch === 'number') {
-          s?.handleCommitRejected(BigInt(msg.current_epoch));
+          s?.handleCommitRejected(msg.current_epoch);
         }
         break;
     }
@@ -152,28 +150,9 @@ export class Call extends EventTarget {
   #drain() {
     const s = this.session;
     if (!s) return;
-    for (let o = s.pollOutput(); o; o = s.pollOutput()) {
-      switch (o.type) {
-        case 'key_package':
-          this.#send({ type: 'key_package', key_package: toBase64(o.data) });
-          break;
-        case 'commit':
-          this.#send({
-            type: 'commit',
-            epoch: Number(o.epoch),
-            commit: toBase64(o.commit),
-            ...(o.welcome ? { welcome: toBase64(o.welcome), welcome_to: o.welcomeTo } : {}),
-          });
-          break;
-        case 'application':
-          this.#send({ type: 'application', data: toBase64(o.data) });
-          break;
-        case 'refuse_knock':
-          this.#send({ type: 'refuse_knock', participant: o.participant });
-          break;
-      }
-    }
-    for (let e = s.pollEvent(); e; e = s.pollEvent()) this.#onEvent(e);
+    // Outputs are the signalling messages to send, as JSON (sotto-web).
+    for (let o = s.pollOutput(); o; o = s.pollOutput()) this.#send(JSON.parse(o));
+    for (let e = s.pollEvent(); e; e = s.pollEvent()) this.#onEvent(JSON.parse(e));
     clearTimeout(this.timer);
     const at = s.pollTimeout();
     if (at !== undefined) {
@@ -189,7 +168,6 @@ export class Call extends EventTarget {
   #onEvent(e) {
     switch (e.type) {
       case 'joined':
-        this.frames.keys({ ownLeaf: e.ownLeaf });
         this.#emit('joined', { roomCode: e.roomCode, fingerprint: this.session.fingerprint() });
         this.#startMedia();
         break;
@@ -197,20 +175,16 @@ export class Call extends EventTarget {
         this.#emit('epoch', { roomCode: e.roomCode });
         break;
       case 'epoch_keys':
-        // Opaque, serialised epoch keys for the Worker's key ring.
-        this.frames.keys({ epochKeys: e.keys, now: now() });
+        // Serialised epoch keys, straight from wasm to the Worker's ring.
+        this.frames.addEpoch(this.session.takeEpochKeys());
         break;
       case 'key_ack':
-        this.frames.keys({ ack: { epoch: Number(e.epoch), leaf: e.leaf }, now: now() });
+        this.frames.acknowledge(e.epoch, e.leaf);
         break;
       case 'member_added':
-        this.leaves[e.participant] = e.leaf;
-        this.frames.roster(this.leaves);
         this.#emit('member', e);
         break;
       case 'member_removed':
-        delete this.leaves[e.participant];
-        this.frames.roster(this.leaves);
         this.#emit('memberleft', e);
         break;
       case 'knock':
@@ -246,9 +220,10 @@ export class Call extends EventTarget {
   #onLost() {
     this.media?.close();
     this.media = null;
+    this.session?.free();
     this.session = null;
-    this.leaves = {};
-    this.frames.roster({});
+    // A new group after the rejoin: a new key ring (keys are per group).
+    this.frames.reset();
     this.#emit('state', { state: 'reconnecting' });
     this.signalling.reconnectLater();
   }
@@ -275,8 +250,14 @@ export class Call extends EventTarget {
     this.#drain();
   }
 
-  safetyNumber(fingerprint) {
-    return this.session?.safetyNumber(fingerprint) ?? '';
+  /** The safety number of us and `participant`, grouped, or ''. */
+  safetyNumber(participant) {
+    return this.session?.safetyNumber(participant) ?? '';
+  }
+
+  /** The current room code, grouped, or ''. */
+  roomCode() {
+    return this.session?.roomCode() ?? '';
   }
 
   setTrack(source, track) {

@@ -5,11 +5,12 @@
 //! code (`sotto-crypto`) the native client runs. JavaScript moves bytes and
 //! draws the interface; it never sees a frame key.
 //!
-//! * [`ring`]: the media key ring: SFrame keys per epoch, the KID layout,
-//!   one sender context per outgoing source, and opening that reports (and
-//!   checks) who sent a frame.
-//! * [`frames`]: the Worker's object, [`frames::FrameCrypto`], protecting
-//!   and unprotecting encoded frames (spec/protocol.md §7).
+//! * [`session`]: the page's MLS session (`sotto_crypto::session`), its
+//!   outputs as signalling messages and its events as JSON; identities and
+//!   link secrets.
+//! * [`frames`]: the Worker's object, [`frames::FrameCrypto`], the media
+//!   key ring (`sotto_crypto::keys`) protecting and unprotecting encoded
+//!   frames (spec/protocol.md §7).
 //! * [`vectors`]: thin bindings over SFrame primitives so that the web
 //!   client's own tests check `spec/vectors/` through the wasm bundle.
 //!
@@ -17,5 +18,5 @@
 //! `bundle.rs`, which the server's build script calls.
 
 pub mod frames;
-pub mod ring;
+pub mod session;
 pub mod vectors;
