@@ -6,6 +6,7 @@ mod harness;
 
 mod chat_and_names_stay_inside_mls;
 mod cheating_delivery_service_is_refused;
+mod cheating_delivery_service_is_visible;
 mod concurrent_commits_converge;
 mod knocks_are_accepted_or_refused;
 mod malformed_input_is_an_error_not_a_panic;
