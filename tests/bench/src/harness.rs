@@ -151,6 +151,8 @@ pub struct Figures {
     pub delivered: u64,
     /// Packets that should have been delivered in the window.
     pub expected: u64,
+    /// CPU seconds of the load generator (this process) in the window.
+    pub load_cpu_s: f64,
     /// Window length, s.
     pub secs: f64,
     /// CPU seconds of the server process in the window.
@@ -197,7 +199,7 @@ impl Figures {
             "streams_flowing": self.flowing.0, "streams_expected": self.flowing.1,
             "delivered": self.delivered, "expected": self.expected,
             "delivered_per_s": self.delivered as f64 / self.secs.max(1e-9),
-            "window_s": self.secs, "cpu_s": self.cpu_s,
+            "window_s": self.secs, "cpu_s": self.cpu_s, "load_cpu_s": self.load_cpu_s,
             "cpu_us_per_packet": self.cpu_us_per_packet(),
             "latency_p50_us": self.p50_us, "latency_p99_us": self.p99_us, "latency_p999_us": self.p999_us,
             "loss": self.loss(), "plis": self.plis,
@@ -328,6 +330,7 @@ pub async fn run_step(
     };
     let pid = running.server.pid;
     let cpu0 = stats::process_cpu(pid);
+    let load0 = stats::process_cpu(std::process::id());
     let at0 = seq_of(&running.tracks);
     let t0 = Instant::now();
     recorder.open_window();
@@ -336,6 +339,10 @@ pub async fn run_step(
     let at1 = seq_of(&running.tracks);
     let secs = t0.elapsed().as_secs_f64();
     let cpu1 = stats::process_cpu(pid);
+    let load_cpu_s = match (load0, stats::process_cpu(std::process::id())) {
+        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64(),
+        _ => 0.0,
+    };
     let (rss_kb, hwm_kb) = stats::process_memory(pid).unwrap_or((0, 0));
     // Let retransmissions of the window's last packets arrive (sending
     // goes on, so that receivers notice the gaps and NACK).
@@ -371,6 +378,7 @@ pub async fn run_step(
         expected,
         secs,
         cpu_s,
+        load_cpu_s,
         p50_us: stats::percentile(&mut lat, 0.5),
         p99_us: stats::percentile(&mut lat, 0.99),
         p999_us: stats::percentile(&mut lat, 0.999),
@@ -490,25 +498,31 @@ async fn start_relay(
             continue;
         }
         let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
-        for _ in 0..3 {
-            for p in 0..step.publishers {
-                if p != s {
-                    let p = (p as u16).to_be_bytes();
-                    socket
-                        .send_to(&[relay::SUBSCRIBE, p[0], p[1]], relay_addr)
-                        .await?;
-                }
-            }
-        }
+        let subscribe: Vec<[u8; 3]> = (0..step.publishers)
+            .filter(|&p| p != s)
+            .map(|p| {
+                let p = (p as u16).to_be_bytes();
+                [relay::SUBSCRIBE, p[0], p[1]]
+            })
+            .collect();
         let (recorder, cipher, stop) = (recorder.clone(), cipher.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut buf = vec![0u8; 2048];
+            // Subscribe until media flows (the relay may not be up yet;
+            // subscribing twice is harmless).
+            let mut flowing = false;
             while !stop.load(Ordering::Relaxed) {
+                if !flowing {
+                    for d in &subscribe {
+                        let _ = socket.send_to(d, relay_addr).await;
+                    }
+                }
                 let Ok(Ok(n)) =
                     tokio::time::timeout(Duration::from_millis(200), socket.recv(&mut buf)).await
                 else {
                     continue;
                 };
+                flowing = true;
                 if let Some(payload) = relay::open(cipher.as_deref(), &buf[..n]) {
                     recorder.received(s as u32, &payload);
                 }

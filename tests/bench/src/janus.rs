@@ -27,11 +27,16 @@ pub const JANUS: &str = "/usr/bin/janus";
 const LIB: &str = "/usr/lib/x86_64-linux-gnu/janus";
 const ROOM: u64 = 4242;
 
-/// Writes a config dir for Janus on 127.0.0.1 with HTTP on `port`: only
-/// the VideoRoom plugin and the HTTP transport, ICE on `lo` only.
-pub fn write_config(dir: &Path, port: u16) -> Result<PathBuf> {
+/// Writes a config dir for Janus with HTTP on 127.0.0.1:`port`: only the
+/// VideoRoom plugin and the HTTP transport, ICE on `ice_ip` only.
+pub fn write_config(dir: &Path, port: u16, ice_ip: std::net::IpAddr) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let d = dir.display();
+    // SOTTO_BENCH_JANUS_DEBUG=5 shows Janus's ICE and DTLS in janus.log.
+    let debug: u8 = std::env::var("SOTTO_BENCH_JANUS_DEBUG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     let main = format!(
         r#"general: {{
 	configs_folder = "{d}"
@@ -39,7 +44,7 @@ pub fn write_config(dir: &Path, port: u16) -> Result<PathBuf> {
 	transports_folder = "{LIB}/transports"
 	events_folder = "{LIB}/events"
 	loggers_folder = "{LIB}/loggers"
-	debug_level = 2
+	debug_level = {debug}
 	session_timeout = 120
 }}
 certificates: {{
@@ -49,7 +54,7 @@ media: {{
 }}
 nat: {{
 	nice_debug = false
-	ice_enforce_list = "lo"
+	ice_enforce_list = "{ice_ip}"
 	ignore_mdns = true
 }}
 plugins: {{
@@ -75,6 +80,21 @@ events: {{
     )?;
     std::fs::write(dir.join("janus.plugin.videoroom.jcfg"), "general: {\n}\n")?;
     Ok(dir.join("janus.jcfg"))
+}
+
+/// This host's primary IPv4 address (the source of its default route),
+/// or 127.0.0.1.
+fn host_ipv4() -> std::net::IpAddr {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            // No datagram is sent: connecting a UDP socket only picks a route.
+            s.connect("203.0.113.1:9")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
 }
 
 /// One HTTP/1.1 exchange (`Connection: close`): the response body as JSON.
@@ -187,10 +207,19 @@ impl Session {
     fn trickle(&self, handle: u64, mut candidates: UnboundedReceiver<String>) {
         let (addr, id) = (self.addr, self.id);
         tokio::spawn(async move {
-            while let Some(c) = candidates.recv().await {
+            let debug = std::env::var_os("SOTTO_BENCH_JANUS_DEBUG").is_some();
+            // Gathering on loopback is quick: end of candidates after 1 s of silence.
+            while let Ok(Some(c)) =
+                tokio::time::timeout(Duration::from_secs(1), candidates.recv()).await
+            {
+                if debug {
+                    eprintln!("handle {handle}: trickle {c}");
+                }
                 let m = json!({"janus":"trickle","transaction":tx(),"candidate":{"candidate":c,"sdpMid":"0","sdpMLineIndex":0}});
                 let _ = http(addr, "POST", &format!("/janus/{id}/{handle}"), Some(&m)).await;
             }
+            let m = json!({"janus":"trickle","transaction":tx(),"candidate":{"completed":true}});
+            let _ = http(addr, "POST", &format!("/janus/{id}/{handle}"), Some(&m)).await;
         });
     }
 }
@@ -224,7 +253,12 @@ pub async fn start(
 ) -> Result<(Server, Vec<(u16, Kind, Arc<TrackCounters>)>, Teardown, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let dir = std::env::temp_dir().join(format!("sotto-bench-janus-{}", std::process::id()));
-    let config = write_config(&dir, port)?;
+    // Janus's ICE (libnice) gathers no loopback candidate even with
+    // `ice_enforce_list = "lo"` (measured: it offered only eth0's
+    // addresses), so Janus and its peers use this host's own IPv4 address,
+    // which Linux delivers through the loopback device all the same.
+    let ip = host_ipv4();
+    let config = write_config(&dir, port, ip)?;
     let args = vec![
         "-C".to_owned(),
         config.display().to_string(),
@@ -275,7 +309,7 @@ pub async fn start(
             connected: connected.clone(),
             candidates: Some(ct),
         });
-        let pc = peer::build_pc(runtime.clone(), handler).await?;
+        let pc = peer::build_pc(runtime.clone(), handler, ip).await?;
         let (sdp, t) = peer::add_tracks(&pc, p as u16, &step.kinds).await?;
         session
             .message(
@@ -288,6 +322,9 @@ pub async fn start(
         session.trickle(h, cr);
         let e = jsep_event(&mut rx, "publisher answer").await?;
         let answer = e["jsep"]["sdp"].as_str().unwrap_or_default().to_owned();
+        if std::env::var_os("SOTTO_BENCH_JANUS_DEBUG").is_some() {
+            eprintln!("offer:\n{sdp}\nanswer:\n{answer}");
+        }
         pc.set_remote_description(RTCSessionDescription::answer(answer)?)
             .await?;
         for (lt, _) in t {
@@ -340,7 +377,7 @@ pub async fn start(
             connected: Arc::default(),
             candidates: Some(ct),
         });
-        let pc = peer::build_pc(runtime.clone(), handler).await?;
+        let pc = peer::build_pc(runtime.clone(), handler, ip).await?;
         pc.set_remote_description(RTCSessionDescription::offer(offer)?)
             .await?;
         let answer = pc.create_answer(None).await?;
@@ -382,11 +419,11 @@ mod tests {
     }
 
     #[test]
-    fn the_config_binds_loopback_only() {
+    fn the_config_binds_http_to_loopback_and_ice_to_one_address() {
         let dir = std::env::temp_dir().join(format!("sotto-bench-cfg-test-{}", std::process::id()));
-        let main = write_config(&dir, 18088).expect("config");
+        let main = write_config(&dir, 18088, [10, 1, 2, 3].into()).expect("config");
         let text = std::fs::read_to_string(main).expect("read");
-        assert!(text.contains("ice_enforce_list = \"lo\""));
+        assert!(text.contains("ice_enforce_list = \"10.1.2.3\""));
         let http = std::fs::read_to_string(dir.join("janus.transport.http.jcfg")).expect("read");
         assert!(http.contains("port = 18088") && http.contains("ip = \"127.0.0.1\""));
         let _ = std::fs::remove_dir_all(dir);

@@ -147,9 +147,9 @@ fn main() -> Result<()> {
                 eprintln!("{} N={} {} ...", s.workload, s.n, t.name());
                 let f = harness::run_step(t, s, &opts, &runtime).await;
                 eprintln!(
-                    "  streams {}/{} delivered {}/{} ({:.0}/s) cpu {:.2}s = {} µs/pkt p50/p99/p99.9 {:?}/{:?}/{:?} µs loss {:.3}% plis {} rss {} kB {}",
+                    "  streams {}/{} delivered {}/{} ({:.0}/s) cpu {:.2}s (load {:.2}s) = {} µs/pkt p50/p99/p99.9 {:?}/{:?}/{:?} µs loss {:.3}% plis {} rss {} kB {}",
                     f.flowing.0, f.flowing.1, f.delivered, f.expected,
-                    f.delivered as f64 / f.secs.max(1e-9), f.cpu_s,
+                    f.delivered as f64 / f.secs.max(1e-9), f.cpu_s, f.load_cpu_s,
                     f.cpu_us_per_packet().map_or("-".into(), |c| format!("{c:.2}")),
                     f.p50_us, f.p99_us, f.p999_us, f.loss() * 100.0, f.plis, f.rss_kb, f.note
                 );

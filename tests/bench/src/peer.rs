@@ -141,10 +141,11 @@ impl PeerConnectionEventHandler for Handler {
 }
 
 /// A peer connection with Opus/VP8, default interceptors (NACK, reports,
-/// TWCC), RTCP delivered to the application, on 127.0.0.1.
+/// TWCC), RTCP delivered to the application, bound to `ip`.
 pub async fn build_pc(
     runtime: Arc<dyn Runtime>,
     handler: Arc<dyn PeerConnectionEventHandler>,
+    ip: std::net::IpAddr,
 ) -> Result<Arc<dyn PeerConnection>> {
     let mut engine = MediaEngine::default();
     for kind in [Kind::Audio, Kind::Video] {
@@ -164,7 +165,7 @@ pub async fn build_pc(
         .with_interceptor_registry(registry)
         .with_handler(handler)
         .with_runtime(runtime)
-        .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+        .with_udp_addrs(vec![format!("{ip}:0")])
         .build()
         .await?;
     Ok(Arc::new(pc))

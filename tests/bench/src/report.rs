@@ -20,7 +20,7 @@ pub struct Run {
 fn machine(server_core: Option<usize>) -> Value {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     json!({
-        "nproc": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "nproc": stats::count_processors(&read("/proc/cpuinfo")),
         "cpu_model": stats::parse_cpu_model(&read("/proc/cpuinfo")),
         "kernel": read("/proc/sys/kernel/osrelease").trim(),
         "server_core": server_core,
@@ -137,14 +137,16 @@ impl Run {
             opts.setup_limit.as_secs(), opts.warmup.as_secs_f64(), opts.step.as_secs_f64()
         )?;
         writeln!(md, "## Every step\n")?;
-        writeln!(md, "| workload | N | target | streams | delivered/s | CPU µs/pkt | p50 µs | p99 µs | p99.9 µs | loss % | PLI | RSS MB | holds | note |")?;
-        writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+        writeln!(md, "| workload | N | target | streams | delivered/s | server CPU % | load CPU % | CPU µs/pkt | p50 µs | p99 µs | p99.9 µs | loss % | PLI | RSS MB | holds | note |")?;
+        writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
         for (s, t, f) in &self.rows {
             writeln!(
                 md,
-                "| {} | {} | {} | {}/{} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {:.1} | {} | {} |",
+                "| {} | {} | {} | {}/{} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {:.1} | {} | {} |",
                 s.workload, s.n, t.name(), f.flowing.0, f.flowing.1,
                 f.delivered as f64 / f.secs.max(1e-9),
+                f.cpu_s * 100.0 / f.secs.max(1e-9),
+                f.load_cpu_s * 100.0 / f.secs.max(1e-9),
                 fmt(f.cpu_us_per_packet(), 2),
                 fmt(f.p50_us.map(f64::from), 0), fmt(f.p99_us.map(f64::from), 0), fmt(f.p999_us.map(f64::from), 0),
                 f.loss() * 100.0, f.plis, f.rss_kb as f64 / 1024.0,

@@ -19,6 +19,9 @@ use webrtc::runtime::Runtime;
 use crate::media::{Kind, Recorder};
 use crate::peer::{self, Handler, LocalTrack};
 
+/// Where sotto-server and its participants are.
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 /// Errors the server sent, counted for the report.
 pub static SERVER_ERRORS: AtomicU64 = AtomicU64::new(0);
 
@@ -156,7 +159,7 @@ impl Participant {
             connected: Arc::default(),
             candidates: None,
         });
-        let pc = peer::build_pc(runtime.clone(), handler).await?;
+        let pc = peer::build_pc(runtime.clone(), handler, LOOPBACK).await?;
         let (sdp, tracks) = peer::add_tracks(&pc, self.index as u16, kinds).await?;
         let list: Vec<Value> = tracks
             .iter()
@@ -228,7 +231,7 @@ async fn on_sdp(
                         connected: Arc::default(),
                         candidates: None,
                     });
-                    let pc = peer::build_pc(runtime.clone(), handler).await?;
+                    let pc = peer::build_pc(runtime.clone(), handler, LOOPBACK).await?;
                     *slot = Some(pc.clone());
                     pc
                 }

@@ -73,6 +73,15 @@ pub fn parse_cpu_model(cpuinfo: &str) -> Option<String> {
     })
 }
 
+/// Processors listed in the text of `/proc/cpuinfo` (all of the machine's,
+/// unlike `available_parallelism`, which this process's pinning limits).
+pub fn count_processors(cpuinfo: &str) -> usize {
+    cpuinfo
+        .lines()
+        .filter(|l| l.split(':').next().is_some_and(|k| k.trim() == "processor"))
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +123,8 @@ mod tests {
             Some([6.89, 4.23, 4.0])
         );
         assert_eq!(parse_loadavg("1.0 x"), None);
-        let cpuinfo = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n";
+        let cpuinfo = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n";
+        assert_eq!(count_processors(cpuinfo), 2);
         assert_eq!(
             parse_cpu_model(cpuinfo).as_deref(),
             Some("Intel(R) Xeon(R) CPU @ 2.20GHz")
