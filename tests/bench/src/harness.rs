@@ -212,7 +212,9 @@ impl Figures {
 /// A free port on 127.0.0.1 (TCP or UDP), for a server to bind next.
 fn free_port(udp: bool) -> Result<u16> {
     Ok(if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port()
+        std::net::UdpSocket::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port()
     } else {
         std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -229,7 +231,11 @@ pub struct Server {
 
 impl Server {
     /// Starts `program args`, on `core` if given.
-    pub fn spawn(program: &std::path::Path, args: &[String], core: Option<usize>) -> Result<Server> {
+    pub fn spawn(
+        program: &std::path::Path,
+        args: &[String],
+        core: Option<usize>,
+    ) -> Result<Server> {
         let mut cmd = match core {
             Some(c) => {
                 let mut cmd = Command::new("taskset");
@@ -289,14 +295,14 @@ pub async fn run_step(
     let pairs = step.pairs();
     let started = match target {
         Target::Sotto => start_sotto(step, opts, &recorder, &stop, runtime).await,
-        Target::Janus => janus::start(step, opts, &recorder, &stop, runtime).await.map(
-            |(server, tracks, teardown, note)| Running {
+        Target::Janus => janus::start(step, opts, &recorder, &stop, runtime)
+            .await
+            .map(|(server, tracks, teardown, note)| Running {
                 server,
                 tracks,
                 teardown,
                 note,
-            },
-        ),
+            }),
         Target::Relay | Target::RelayAes => {
             start_relay(step, opts, target == Target::RelayAes, &recorder, &stop).await
         }
@@ -432,8 +438,14 @@ async fn start_sotto(
     let mut people = Vec::with_capacity(total);
     for i in 0..total {
         people.push(
-            sotto::Participant::join(&url, "bench-room-1", i as u32, recorder.clone(), runtime.clone())
-                .await?,
+            sotto::Participant::join(
+                &url,
+                "bench-room-1",
+                i as u32,
+                recorder.clone(),
+                runtime.clone(),
+            )
+            .await?,
         );
         if i == 0 {
             // The creator first, so that it admits the others.
@@ -464,7 +476,9 @@ async fn start_sotto(
     }
     let teardown = people
         .into_iter()
-        .map(|p| Box::pin(p.close()) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>)
+        .map(|p| {
+            Box::pin(p.close()) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        })
         .collect();
     Ok(Running {
         server,
@@ -538,21 +552,28 @@ async fn start_relay(
             let (recorder, cipher, stop) = (recorder.clone(), cipher.clone(), stop.clone());
             tasks.push(tokio::spawn(async move {
                 let mut counter: u64 = 0;
-                peer::run_schedule(kind, p as u16, counters, recorder, stop, move |payload, _, _| {
-                    counter += 1;
-                    let mut nonce = [0u8; 12];
-                    nonce[0] = i as u8;
-                    nonce[1..3].copy_from_slice(&(p as u16).to_be_bytes());
-                    nonce[4..].copy_from_slice(&counter.to_be_bytes());
-                    let d = relay::seal(cipher.as_deref(), p as u16, nonce, &payload);
-                    let socket = socket.clone();
-                    async move {
-                        match d {
-                            Some(d) => socket.send_to(&d, relay_addr).await.is_ok(),
-                            None => false,
+                peer::run_schedule(
+                    kind,
+                    p as u16,
+                    counters,
+                    recorder,
+                    stop,
+                    move |payload, _, _| {
+                        counter += 1;
+                        let mut nonce = [0u8; 12];
+                        nonce[0] = i as u8;
+                        nonce[1..3].copy_from_slice(&(p as u16).to_be_bytes());
+                        nonce[4..].copy_from_slice(&counter.to_be_bytes());
+                        let d = relay::seal(cipher.as_deref(), p as u16, nonce, &payload);
+                        let socket = socket.clone();
+                        async move {
+                            match d {
+                                Some(d) => socket.send_to(&d, relay_addr).await.is_ok(),
+                                None => false,
+                            }
                         }
-                    }
-                })
+                    },
+                )
                 .await;
             }));
         }
@@ -586,7 +607,10 @@ mod tests {
         // W3: 10 speakers hear 9; listeners hear 10; audio only.
         let w3 = Step::w3(20).pairs();
         assert_eq!(w3.len(), 10 * 9 + 20 * 10);
-        assert!(w3.iter().all(|&(s, p, k)| k == Kind::Audio && s != u32::from(p)));
+        assert!(
+            w3.iter()
+                .all(|&(s, p, k)| k == Kind::Audio && s != u32::from(p))
+        );
     }
 
     #[test]
@@ -600,10 +624,34 @@ mod tests {
         };
         assert!(ok.holds());
         assert!((ok.loss() - 0.005).abs() < 1e-9);
-        assert!(!Figures { delivered: 989, ..ok.clone() }.holds());
-        assert!(!Figures { p99_us: Some(50_000), ..ok.clone() }.holds());
-        assert!(!Figures { p99_us: None, ..ok.clone() }.holds());
-        assert!(!Figures { flowing: (3, 4), ..ok.clone() }.holds());
+        assert!(
+            !Figures {
+                delivered: 989,
+                ..ok.clone()
+            }
+            .holds()
+        );
+        assert!(
+            !Figures {
+                p99_us: Some(50_000),
+                ..ok.clone()
+            }
+            .holds()
+        );
+        assert!(
+            !Figures {
+                p99_us: None,
+                ..ok.clone()
+            }
+            .holds()
+        );
+        assert!(
+            !Figures {
+                flowing: (3, 4),
+                ..ok.clone()
+            }
+            .holds()
+        );
         assert_eq!(Figures::default().loss(), 1.0);
         assert_eq!(Target::parse("relay-aes"), Some(Target::RelayAes));
         assert_eq!(Target::parse("nope"), None);

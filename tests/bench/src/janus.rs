@@ -110,7 +110,10 @@ async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) 
     s.read_to_end(&mut raw).await?;
     let text = String::from_utf8_lossy(&raw);
     let (head, rest) = text.split_once("\r\n\r\n").context("no HTTP header end")?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(rest)
     } else {
         rest.to_owned()
@@ -122,7 +125,9 @@ async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) 
 fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = s.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if n == 0 || rest.len() < n {
             break;
         }
@@ -148,15 +153,24 @@ struct Session {
 
 impl Session {
     async fn create(addr: SocketAddr) -> Result<Session> {
-        let r = http(addr, "POST", "/janus", Some(&json!({"janus":"create","transaction":tx()}))).await?;
-        let id = r["data"]["id"].as_u64().with_context(|| format!("create: {r}"))?;
+        let r = http(
+            addr,
+            "POST",
+            "/janus",
+            Some(&json!({"janus":"create","transaction":tx()})),
+        )
+        .await?;
+        let id = r["data"]["id"]
+            .as_u64()
+            .with_context(|| format!("create: {r}"))?;
         let routes: Arc<Mutex<HashMap<u64, UnboundedSender<Value>>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         {
             let (routes, stop) = (routes.clone(), stop.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok(v) = http(addr, "GET", &format!("/janus/{id}?maxev=50"), None).await else {
+                    let Ok(v) = http(addr, "GET", &format!("/janus/{id}?maxev=50"), None).await
+                    else {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     };
@@ -175,7 +189,12 @@ impl Session {
                 }
             });
         }
-        Ok(Session { addr, id, routes, stop })
+        Ok(Session {
+            addr,
+            id,
+            routes,
+            stop,
+        })
     }
 
     async fn attach(&self) -> Result<(u64, UnboundedReceiver<Value>)> {
@@ -186,7 +205,9 @@ impl Session {
             Some(&json!({"janus":"attach","plugin":"janus.plugin.videoroom","transaction":tx()})),
         )
         .await?;
-        let h = r["data"]["id"].as_u64().with_context(|| format!("attach: {r}"))?;
+        let h = r["data"]["id"]
+            .as_u64()
+            .with_context(|| format!("attach: {r}"))?;
         let (t, rx) = unbounded_channel();
         self.routes
             .lock()
@@ -200,7 +221,13 @@ impl Session {
         if let Some(j) = jsep {
             m["jsep"] = j;
         }
-        http(self.addr, "POST", &format!("/janus/{}/{handle}", self.id), Some(&m)).await
+        http(
+            self.addr,
+            "POST",
+            &format!("/janus/{}/{handle}", self.id),
+            Some(&m),
+        )
+        .await
     }
 
     /// Sends each candidate `candidates` yields as a trickle.
@@ -250,8 +277,15 @@ pub async fn start(
     recorder: &Arc<Recorder>,
     stop: &Arc<AtomicBool>,
     runtime: &Arc<dyn Runtime>,
-) -> Result<(Server, Vec<(u16, Kind, Arc<TrackCounters>)>, Teardown, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+) -> Result<(
+    Server,
+    Vec<(u16, Kind, Arc<TrackCounters>)>,
+    Teardown,
+    String,
+)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let dir = std::env::temp_dir().join(format!("sotto-bench-janus-{}", std::process::id()));
     // Janus's ICE (libnice) gathers no loopback candidate even with
     // `ice_enforce_list = "lo"` (measured: it offered only eth0's
@@ -276,7 +310,10 @@ pub async fn start(
             break;
         }
         if std::time::Instant::now() > deadline {
-            bail!("Janus did not answer on {addr} (log: {})", dir.join("janus.log").display());
+            bail!(
+                "Janus did not answer on {addr} (log: {})",
+                dir.join("janus.log").display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -341,7 +378,10 @@ pub async fn start(
         if std::time::Instant::now() > deadline {
             bail!(
                 "{} of {} publishers connected to Janus in 20 s",
-                publisher_up.iter().filter(|c| c.load(Ordering::SeqCst)).count(),
+                publisher_up
+                    .iter()
+                    .filter(|c| c.load(Ordering::SeqCst))
+                    .count(),
                 publisher_up.len()
             );
         }
@@ -403,7 +443,9 @@ pub async fn start(
         .chain(std::iter::once(Box::pin(async move {
             session.stop.store(true, Ordering::Relaxed);
         })
-            as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>))
+            as std::pin::Pin<
+                Box<dyn std::future::Future<Output = ()> + Send>,
+            >))
         .collect();
     Ok((server, tracks, teardown, String::new()))
 }
@@ -414,7 +456,10 @@ mod tests {
 
     #[test]
     fn chunked_bodies_are_joined() {
-        assert_eq!(dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), "hello world");
+        assert_eq!(
+            dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            "hello world"
+        );
         assert_eq!(dechunk("zz\r\n"), "");
     }
 

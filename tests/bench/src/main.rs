@@ -33,7 +33,11 @@ const USAGE: &str = "usage: sotto-bench [--out DIR] [--step-secs S] [--warmup-se
 
 fn list(v: &str) -> Result<Vec<usize>> {
     v.split(',')
-        .map(|n| n.trim().parse().with_context(|| format!("not a number: {n}")))
+        .map(|n| {
+            n.trim()
+                .parse()
+                .with_context(|| format!("not a number: {n}"))
+        })
         .collect()
 }
 
@@ -58,7 +62,12 @@ fn main() -> Result<()> {
     let mut out = PathBuf::from("bench-results");
     let mut step = 10.0;
     let mut warmup = 2.0;
-    let mut targets = vec![Target::Sotto, Target::Janus, Target::Relay, Target::RelayAes];
+    let mut targets = vec![
+        Target::Sotto,
+        Target::Janus,
+        Target::Relay,
+        Target::RelayAes,
+    ];
     let mut workloads = vec!["W1".to_owned(), "W2".to_owned(), "W3".to_owned()];
     let mut w1 = vec![1, 10, 50, 100, 200];
     let mut w2 = vec![4, 8, 16, 24];
@@ -79,7 +88,12 @@ fn main() -> Result<()> {
                     .map(|t| Target::parse(t.trim()).with_context(|| format!("unknown target {t}")))
                     .collect::<Result<_>>()?
             }
-            "--workloads" => workloads = value()?.split(',').map(|w| w.trim().to_uppercase()).collect(),
+            "--workloads" => {
+                workloads = value()?
+                    .split(',')
+                    .map(|w| w.trim().to_uppercase())
+                    .collect()
+            }
             "--w1" => w1 = list(&value()?)?,
             "--w2" => w2 = list(&value()?)?,
             "--w3" => w3 = list(&value()?)?,

@@ -227,8 +227,8 @@ mod tests {
 
     #[test]
     fn the_video_schedule_is_about_200_packets_per_second() {
-        let per_keyframe_period: u32 = (1..KEYFRAME_EVERY).map(delta_packets).sum::<u32>()
-            + KEYFRAME_PACKETS;
+        let per_keyframe_period: u32 =
+            (1..KEYFRAME_EVERY).map(delta_packets).sum::<u32>() + KEYFRAME_PACKETS;
         let per_second = per_keyframe_period as f64 * VIDEO_FPS as f64 / KEYFRAME_EVERY as f64;
         assert!((190.0..215.0).contains(&per_second), "{per_second}");
     }

@@ -76,7 +76,11 @@ impl Run {
         let mut ratios = Vec::new();
         for &(w, n) in &steps {
             let mut r = json!({"workload": w, "n": n});
-            for (name, other) in [("janus", Target::Janus), ("relay", Target::Relay), ("relay_aes", Target::RelayAes)] {
+            for (name, other) in [
+                ("janus", Target::Janus),
+                ("relay", Target::Relay),
+                ("relay_aes", Target::RelayAes),
+            ] {
                 r[format!("cpu_per_packet_sotto_over_{name}")] =
                     json!(ratio(cpu(w, n, Target::Sotto), cpu(w, n, other)));
                 r[format!("p99_sotto_over_{name}")] =
@@ -87,7 +91,11 @@ impl Run {
         let mut largest = Vec::new();
         for w in ["W1", "W2", "W3"] {
             for &t in targets {
-                let ns: Vec<usize> = steps.iter().filter(|(sw, _)| *sw == w).map(|(_, n)| *n).collect();
+                let ns: Vec<usize> = steps
+                    .iter()
+                    .filter(|(sw, _)| *sw == w)
+                    .map(|(_, n)| *n)
+                    .collect();
                 if ns.is_empty() {
                     continue;
                 }
@@ -115,7 +123,10 @@ impl Run {
             "ratios": ratios,
             "largest_n": largest,
         });
-        std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&json)?)?;
+        std::fs::write(
+            out.join("results.json"),
+            serde_json::to_string_pretty(&json)?,
+        )?;
 
         let mut md = String::new();
         let m = &self.machine;
@@ -124,8 +135,12 @@ impl Run {
             md,
             "Machine: {} × {}, kernel {}. Server pinned to core {}, load on the others. \
              Load average at start {:?}, at end {:?} (the machine is shared: other builds ran meanwhile).\n",
-            m["nproc"], m["cpu_model"].as_str().unwrap_or("?"), m["kernel"].as_str().unwrap_or("?"),
-            m["server_core"], self.load_start, load_end
+            m["nproc"],
+            m["cpu_model"].as_str().unwrap_or("?"),
+            m["kernel"].as_str().unwrap_or("?"),
+            m["server_core"],
+            self.load_start,
+            load_end
         )?;
         writeln!(
             md,
@@ -134,36 +149,60 @@ impl Run {
              Latency = receive minus send time of packets sent in the window (same clock, one process), \
              including the load generator's own queuing. Loss = 1 − distinct packets received / sent, after NACK. \
              PLI = keyframe requests that reached publishers during the window.\n",
-            opts.setup_limit.as_secs(), opts.warmup.as_secs_f64(), opts.step.as_secs_f64()
+            opts.setup_limit.as_secs(),
+            opts.warmup.as_secs_f64(),
+            opts.step.as_secs_f64()
         )?;
         writeln!(md, "## Every step\n")?;
-        writeln!(md, "| workload | N | target | streams | delivered/s | server CPU % | load CPU % | CPU µs/pkt | p50 µs | p99 µs | p99.9 µs | loss % | PLI | RSS MB | holds | note |")?;
-        writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+        writeln!(
+            md,
+            "| workload | N | target | streams | delivered/s | server CPU % | load CPU % | CPU µs/pkt | p50 µs | p99 µs | p99.9 µs | loss % | PLI | RSS MB | holds | note |"
+        )?;
+        writeln!(
+            md,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        )?;
         for (s, t, f) in &self.rows {
             writeln!(
                 md,
                 "| {} | {} | {} | {}/{} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {:.1} | {} | {} |",
-                s.workload, s.n, t.name(), f.flowing.0, f.flowing.1,
+                s.workload,
+                s.n,
+                t.name(),
+                f.flowing.0,
+                f.flowing.1,
                 f.delivered as f64 / f.secs.max(1e-9),
                 f.cpu_s * 100.0 / f.secs.max(1e-9),
                 f.load_cpu_s * 100.0 / f.secs.max(1e-9),
                 fmt(f.cpu_us_per_packet(), 2),
-                fmt(f.p50_us.map(f64::from), 0), fmt(f.p99_us.map(f64::from), 0), fmt(f.p999_us.map(f64::from), 0),
-                f.loss() * 100.0, f.plis, f.rss_kb as f64 / 1024.0,
-                if f.holds() { "yes" } else { "no" }, f.note.replace('|', "/")
+                fmt(f.p50_us.map(f64::from), 0),
+                fmt(f.p99_us.map(f64::from), 0),
+                fmt(f.p999_us.map(f64::from), 0),
+                f.loss() * 100.0,
+                f.plis,
+                f.rss_kb as f64 / 1024.0,
+                if f.holds() { "yes" } else { "no" },
+                f.note.replace('|', "/")
             )?;
         }
         writeln!(md, "\n## Ratios (same run, step by step)\n")?;
-        writeln!(md, "| workload | N | CPU/pkt sotto÷Janus | CPU/pkt sotto÷relay | CPU/pkt sotto÷relay-aes | p99 sotto÷Janus | p99 sotto÷relay-aes |")?;
+        writeln!(
+            md,
+            "| workload | N | CPU/pkt sotto÷Janus | CPU/pkt sotto÷relay | CPU/pkt sotto÷relay-aes | p99 sotto÷Janus | p99 sotto÷relay-aes |"
+        )?;
         writeln!(md, "|---|---|---|---|---|---|---|")?;
         for r in &ratios {
             let g = |k: &str| fmt(r[k].as_f64(), 2);
             writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} |",
-                r["workload"].as_str().unwrap_or(""), r["n"],
-                g("cpu_per_packet_sotto_over_janus"), g("cpu_per_packet_sotto_over_relay"),
-                g("cpu_per_packet_sotto_over_relay_aes"), g("p99_sotto_over_janus"), g("p99_sotto_over_relay_aes")
+                r["workload"].as_str().unwrap_or(""),
+                r["n"],
+                g("cpu_per_packet_sotto_over_janus"),
+                g("cpu_per_packet_sotto_over_relay"),
+                g("cpu_per_packet_sotto_over_relay_aes"),
+                g("p99_sotto_over_janus"),
+                g("p99_sotto_over_relay_aes")
             )?;
         }
         writeln!(md, "\n## Largest N holding loss < 1 % and p99 < 50 ms\n")?;
@@ -173,8 +212,11 @@ impl Run {
             writeln!(
                 md,
                 "| {} | {} | {} | {} |",
-                l["workload"].as_str().unwrap_or(""), l["target"].as_str().unwrap_or(""),
-                l["largest_n_holding"].as_u64().map_or("none".to_owned(), |n| n.to_string()),
+                l["workload"].as_str().unwrap_or(""),
+                l["target"].as_str().unwrap_or(""),
+                l["largest_n_holding"]
+                    .as_u64()
+                    .map_or("none".to_owned(), |n| n.to_string()),
                 l["tried"]
             )?;
         }
