@@ -303,7 +303,7 @@ pub async fn run_schedule<F, Fut>(
         let (packets, keyframe, len) = match kind {
             Kind::Audio => (1, false, media::AUDIO_BYTES),
             Kind::Video => {
-                let key = frame % media::KEYFRAME_EVERY == 0
+                let key = frame.is_multiple_of(media::KEYFRAME_EVERY)
                     || counters.keyframe_due.swap(false, Ordering::Relaxed);
                 if key {
                     (media::KEYFRAME_PACKETS, true, media::VIDEO_BYTES)
