@@ -1,0 +1,135 @@
+//! What the media path needs from the key schedule.
+//!
+//! Senders protect each frame of a source with that source's current key;
+//! receivers open a frame and check that its key belongs to the participant
+//! and source whose track carried it. The MLS session provides the real
+//! implementation (per-epoch SFrame keys, KIDs naming context, leaf and
+//! epoch); the media tasks see only this trait, so they neither know nor
+//! care how keys are made.
+
+use sotto_crypto::media::{Codec, MediaError};
+use sotto_proto::{ParticipantId, TrackSource};
+
+/// Why a frame could not be protected or opened. Every one of these means
+/// the frame is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// No key yet (not a member, or the sender's epoch is unknown).
+    #[error("no key for this frame yet")]
+    NoKey,
+    /// The frame did not parse, authenticate or pass the replay window.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The frame opened, but with the key of another member than the one
+    /// whose track carried it.
+    #[error("frame keyed by another member than the track's owner")]
+    WrongSender,
+    /// The frame opened with the key of another source of the member (e.g.
+    /// screen frames on the camera track).
+    #[error("frame keyed for another source than its track's")]
+    WrongSource,
+}
+
+/// Protects outgoing frames and opens incoming ones.
+pub trait FrameCrypto: Send + Sync + 'static {
+    /// Protects one encoded frame of our `source`.
+    fn protect(
+        &self,
+        source: TrackSource,
+        codec: Codec,
+        frame: &[u8],
+    ) -> Result<Vec<u8>, FrameError>;
+
+    /// Opens a frame that arrived on `from`'s `source` track.
+    fn unprotect(
+        &self,
+        from: &ParticipantId,
+        source: TrackSource,
+        codec: Codec,
+        wire: &[u8],
+    ) -> Result<Vec<u8>, FrameError>;
+}
+
+/// SFrame context numbers of the KID layout (spec: mls-profile, "KID").
+pub fn context_of(source: TrackSource) -> u64 {
+    match source {
+        TrackSource::Mic => 0,
+        TrackSource::Camera => 1,
+        TrackSource::Screen => 2,
+        TrackSource::ScreenAudio => 3,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixed {
+    //! One pre-shared base key, for testing the media path without a group:
+    //! KID = context, and every peer is "the" sender.
+
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use sotto_crypto::media::{self, Codec};
+    use sotto_crypto::sframe::{CipherSuite, KeyId, ReceiverContext, SenderContext};
+    use sotto_proto::{ParticipantId, TrackSource};
+
+    use super::{FrameCrypto, FrameError, context_of};
+
+    pub(crate) struct FixedKeys {
+        base: [u8; 16],
+        tx: Mutex<HashMap<TrackSource, SenderContext>>,
+        rx: Mutex<ReceiverContext>,
+    }
+
+    impl FixedKeys {
+        pub(crate) fn new(base: [u8; 16]) -> Self {
+            let mut rx = ReceiverContext::new(CipherSuite::default());
+            for c in 0..4 {
+                rx.add_key(KeyId(c), &base).expect("key");
+            }
+            FixedKeys {
+                base,
+                tx: Mutex::new(HashMap::new()),
+                rx: Mutex::new(rx),
+            }
+        }
+    }
+
+    impl FrameCrypto for FixedKeys {
+        fn protect(
+            &self,
+            source: TrackSource,
+            codec: Codec,
+            frame: &[u8],
+        ) -> Result<Vec<u8>, FrameError> {
+            let mut tx = self.tx.lock().map_err(|_| FrameError::NoKey)?;
+            let ctx = match tx.entry(source) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                    SenderContext::new(
+                        CipherSuite::default(),
+                        KeyId(context_of(source)),
+                        &self.base,
+                    )
+                    .map_err(|_| FrameError::NoKey)?,
+                ),
+            };
+            Ok(media::protect(codec, ctx, frame)?)
+        }
+
+        fn unprotect(
+            &self,
+            _from: &ParticipantId,
+            source: TrackSource,
+            codec: Codec,
+            wire: &[u8],
+        ) -> Result<Vec<u8>, FrameError> {
+            let mut rx = self.rx.lock().map_err(|_| FrameError::NoKey)?;
+            let u = media::unprotect(codec, &mut *rx, wire)?;
+            if u.kid != KeyId(context_of(source)) {
+                return Err(FrameError::WrongSource);
+            }
+            Ok(u.frame)
+        }
+    }
+}
