@@ -81,4 +81,7 @@ pub enum Error {
     /// The plaintext is too long for the suite (AES-GCM limit).
     #[error("plaintext too long for the cipher suite")]
     PlaintextTooLong,
+    /// A key ring has no key to send with yet (it was given no epoch).
+    #[error("no key to send with yet")]
+    NoSendingKey,
 }

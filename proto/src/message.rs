@@ -76,6 +76,22 @@ pub enum ClientMessage {
     Leave {},
 }
 
+impl ClientMessage {
+    /// The message's `type` on the wire, e.g. `"key_package"`.
+    pub fn message_type(&self) -> &'static str {
+        match self {
+            ClientMessage::Join { .. } => "join",
+            ClientMessage::KeyPackage { .. } => "key_package",
+            ClientMessage::Commit { .. } => "commit",
+            ClientMessage::Application { .. } => "application",
+            ClientMessage::RefuseKnock { .. } => "refuse_knock",
+            ClientMessage::Sdp { .. } => "sdp",
+            ClientMessage::Ice { .. } => "ice",
+            ClientMessage::Leave {} => "leave",
+        }
+    }
+}
+
 /// Messages the server sends to a participant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -186,6 +202,26 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         current_epoch: Option<u64>,
     },
+}
+
+impl ServerMessage {
+    /// The message's `type` on the wire, e.g. `"join_request"`.
+    pub fn message_type(&self) -> &'static str {
+        match self {
+            ServerMessage::Joined { .. } => "joined",
+            ServerMessage::BecomeCreator {} => "become_creator",
+            ServerMessage::JoinRequest { .. } => "join_request",
+            ServerMessage::Welcome { .. } => "welcome",
+            ServerMessage::Commit { .. } => "commit",
+            ServerMessage::CommitAccepted { .. } => "commit_accepted",
+            ServerMessage::Application { .. } => "application",
+            ServerMessage::Left { .. } => "left",
+            ServerMessage::Refused {} => "refused",
+            ServerMessage::Sdp { .. } => "sdp",
+            ServerMessage::Ice { .. } => "ice",
+            ServerMessage::Error { .. } => "error",
+        }
+    }
 }
 
 /// What the first `joined` tells a participant to do.
@@ -303,7 +339,8 @@ pub struct Limits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code:?}: {message}")]
 pub struct DecodeError {
-    /// `bad_message` or `version_mismatch`.
+    /// `bad_message`, `version_mismatch`, or `bad_room_name` for a `join`
+    /// naming an invalid room.
     pub code: ErrorCode,
     /// Detail.
     pub message: String,
@@ -345,8 +382,33 @@ fn decode<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, DecodeError> {
 }
 
 /// Decodes a message from a participant, checking its version.
+///
+/// A `join` whose `room` is a string that breaks the naming rules is
+/// `bad_room_name` (spec §5), not `bad_message`.
 pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
-    decode(text)
+    decode(text).map_err(|mut err| {
+        if err.code == ErrorCode::BadMessage
+            && err.message_type.as_deref() == Some("join")
+            && let Some(Err(bad)) = join_room_field(text).map(|r| RoomName::parse(&r))
+        {
+            err.code = ErrorCode::BadRoomName;
+            err.message = bad.to_string();
+        }
+        err
+    })
+}
+
+/// The `room` field of a `join`, if it is a string.
+fn join_room_field(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct JoinProbe {
+        room: Option<serde_json::Value>,
+    }
+    let probe: JoinProbe = serde_json::from_str(text).ok()?;
+    match probe.room? {
+        serde_json::Value::String(room) => Some(room),
+        _ => None,
+    }
 }
 
 /// Decodes a message from the server, checking its version.
@@ -421,7 +483,7 @@ mod tests {
             r#"{"v":1}"#,
             r#"{"v":1,"type":"no_such_type"}"#,
             r#"{"v":1,"type":"join"}"#,
-            r#"{"v":1,"type":"join","room":"Not Valid"}"#,
+            r#"{"v":1,"type":"join","room":5}"#,
             r#"{"v":1,"type":"commit","epoch":"3","commit":"AQID"}"#,
             r#"{"v":1,"type":"commit","epoch":-1,"commit":"AQID"}"#,
             r#"{"v":1,"type":"key_package","key_package":"***"}"#,
@@ -429,6 +491,19 @@ mod tests {
         ] {
             let err = decode_client(text).expect_err(text);
             assert_eq!(err.code, ErrorCode::BadMessage, "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_join_with_an_invalid_room_name_is_bad_room_name() {
+        for text in [
+            r#"{"v":1,"type":"join","room":"Not Valid"}"#,
+            r#"{"v":1,"type":"join","room":"ab"}"#,
+            r#"{"v":1,"type":"join","room":"metrics"}"#,
+        ] {
+            let err = decode_client(text).expect_err(text);
+            assert_eq!(err.code, ErrorCode::BadRoomName, "{text}: {err}");
+            assert_eq!(err.message_type.as_deref(), Some("join"));
         }
     }
 

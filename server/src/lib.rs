@@ -7,5 +7,25 @@
 //!
 //! The server does not depend on `sotto-crypto` or openmls: it cannot
 //! decrypt because it does not contain the code to do so.
+//!
+//! # Layout
+//!
+//! * [`room`]: one room's delivery-service rules, a sans-IO state machine;
+//! * [`rooms`]: the live rooms, each behind a lock held for one step;
+//! * [`signal`]: the WebSocket driver per connection (limits, liveness);
+//! * [`media`]: the seam to the SFU;
+//! * [`sfu`]: the media plane: one UDP port, RTP forwarding, RTCP hop by hop;
+//! * [`http`], [`metrics`]: the router, static client, `/metrics`;
+//! * [`config`], [`server`]: flags and files; startup and shutdown;
+//! * [`log_tag`]: names in logs as per-process keyed hashes.
 
+pub mod config;
+pub mod http;
+pub mod log_tag;
 pub mod media;
+pub mod metrics;
+pub mod room;
+pub mod rooms;
+pub mod server;
+pub mod sfu;
+pub mod signal;

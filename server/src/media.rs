@@ -62,7 +62,8 @@ impl MediaStats {
     /// Counts one forwarded packet of `bytes` bytes.
     pub fn forwarded(&self, bytes: usize) {
         self.forwarded_packets.fetch_add(1, Ordering::Relaxed);
-        self.forwarded_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.forwarded_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Counts one dropped packet.

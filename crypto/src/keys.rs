@@ -1,0 +1,427 @@
+//! The media key ring: SFrame keys per MLS epoch (RFC 9605 §5.2).
+//!
+//! A [`KeyRing`] is separate from the [`Session`](crate::session::Session)
+//! because in a browser the frame transform runs in a Worker: the session
+//! (main thread) hands it one [`EpochKeys`] per epoch and the
+//! acknowledgements it hears, the Worker seals and opens frames.
+//!
+//! * A new epoch decrypts at once.
+//! * The ring keeps *sending* with the previous epoch until every other
+//!   member of the new epoch acknowledged it ([`KeyRing::acknowledge`]) or
+//!   [`KeyRingConfig::switch_timeout`] passed, so nobody receives frames it
+//!   cannot decrypt yet.
+//! * Older epochs stay for decryption for [`KeyRingConfig::retention`]
+//!   after a newer one arrives (late frames in jitter buffers), and there
+//!   are never more than 2^E = 16 (a new epoch evicts the one whose epoch
+//!   has the same low E bits, RFC 9605 §5.2).
+//! * Receivers derive a [`FrameKey`] per KID on first use and keep a
+//!   [`ReplayWindow`] per KID. A frame must come from an occupied leaf of
+//!   its epoch that is not the ring's own, and opening it tells who sent it
+//!   on which [`MediaSource`], so the app can check that it matches the
+//!   track it arrived on.
+
+mod epoch;
+mod kid;
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+pub use epoch::{BASE_KEY_BYTES, BASE_KEY_LABEL, BadEpochKeys, EpochKeys};
+pub use kid::{EPOCH_BITS, KidError, KidLayout, KidParts, MediaSource, epoch_bits, kid_epoch_bits};
+
+use crate::media::{self, Codec, MediaError, Open, Seal};
+use crate::participant::ParticipantId;
+use crate::sframe::{
+    self, CipherSuite, Counter, FrameKey, Header, KeyId, ReplayWindow, SenderContext,
+};
+use crate::time::Instant;
+
+/// Most epochs held at once: 2^E.
+pub const MAX_EPOCHS: usize = 1 << EPOCH_BITS;
+
+/// Timing of a [`KeyRing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRingConfig {
+    /// Longest wait for acknowledgements before sending with a new epoch.
+    pub switch_timeout: Duration,
+    /// How long an epoch still decrypts after a newer one arrived.
+    pub retention: Duration,
+}
+
+impl Default for KeyRingConfig {
+    fn default() -> Self {
+        KeyRingConfig {
+            switch_timeout: Duration::from_millis(1500),
+            retention: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the key ring refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// An epoch not newer than one already given: re-adding it could make
+    /// a sender reuse counters under the same key.
+    #[error("epoch {epoch} is not newer than epoch {newest}")]
+    StaleEpoch {
+        /// The epoch given.
+        epoch: u64,
+        /// The newest epoch the ring has seen.
+        newest: u64,
+    },
+    /// The ring does not hold this epoch (never given, or dropped).
+    #[error("epoch {0} is not held")]
+    UnknownEpoch(u64),
+    /// The own leaf does not fit the epoch's KID layout.
+    #[error(transparent)]
+    Kid(#[from] KidError),
+}
+
+/// Who sent a frame, on which stream, in which epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameOrigin {
+    /// The sender's participant id.
+    pub participant: ParticipantId,
+    /// The sender's leaf in `epoch`.
+    pub leaf: u32,
+    /// The stream.
+    pub source: MediaSource,
+    /// The MLS epoch whose key protected the frame.
+    pub epoch: u64,
+}
+
+/// An opened frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedFrame {
+    /// Who sent it.
+    pub origin: FrameOrigin,
+    /// Its SFrame counter.
+    pub ctr: Counter,
+    /// The encoded frame as the sender's encoder made it.
+    pub frame: Vec<u8>,
+}
+
+struct ReceiveKey {
+    key: FrameKey,
+    window: ReplayWindow,
+}
+
+struct Epoch {
+    keys: EpochKeys,
+    layout: KidLayout,
+    senders: [Option<SenderContext>; 4],
+    receivers: HashMap<KeyId, ReceiveKey>,
+    acks: BTreeSet<u32>,
+    /// When to send with this epoch even without every acknowledgement.
+    switch_at: Instant,
+    /// When it stops decrypting (set once a newer epoch arrives).
+    expires: Option<Instant>,
+}
+
+impl Epoch {
+    fn everyone_acknowledged(&self) -> bool {
+        self.keys
+            .members()
+            .iter()
+            .all(|(leaf, _)| *leaf == self.keys.own_leaf() || self.acks.contains(leaf))
+    }
+}
+
+/// SFrame keys of the recent epochs of one MLS group, for sending and
+/// receiving media. One ring per group: a new group needs a new ring.
+pub struct KeyRing {
+    suite: CipherSuite,
+    config: KeyRingConfig,
+    /// Sorted by epoch, at most [`MAX_EPOCHS`].
+    epochs: Vec<Epoch>,
+    sending: Option<u64>,
+    newest: Option<u64>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field(
+                "epochs",
+                &self
+                    .epochs
+                    .iter()
+                    .map(|e| e.keys.epoch())
+                    .collect::<Vec<_>>(),
+            )
+            .field("sending", &self.sending)
+            .finish()
+    }
+}
+
+impl KeyRing {
+    /// An empty ring using AES_128_GCM_SHA256_128 (RFC 9605 §4.5).
+    pub fn new(config: KeyRingConfig) -> KeyRing {
+        KeyRing {
+            suite: CipherSuite::AesGcm128Sha256,
+            config,
+            epochs: Vec::new(),
+            sending: None,
+            newest: None,
+        }
+    }
+
+    /// Adds a new epoch: it decrypts at once, and is sent with once every
+    /// other member acknowledged it or the switch timeout passed (at once
+    /// if it is the first epoch).
+    pub fn add_epoch(&mut self, keys: EpochKeys, now: Instant) -> Result<(), KeyError> {
+        if let Some(newest) = self.newest
+            && keys.epoch() <= newest
+        {
+            return Err(KeyError::StaleEpoch {
+                epoch: keys.epoch(),
+                newest,
+            });
+        }
+        let layout = keys.layout();
+        // Checked here so that sealing never meets a leaf that does not fit.
+        layout.kid(MediaSource::Microphone, keys.own_leaf(), keys.epoch())?;
+        let bits = epoch_bits(keys.epoch());
+        self.epochs.retain(|e| epoch_bits(e.keys.epoch()) != bits);
+        let expiry = now + self.config.retention;
+        for e in &mut self.epochs {
+            e.expires = Some(e.expires.map_or(expiry, |x| x.min(expiry)));
+        }
+        let epoch = keys.epoch();
+        self.epochs.push(Epoch {
+            keys,
+            layout,
+            senders: Default::default(),
+            receivers: HashMap::new(),
+            acks: BTreeSet::new(),
+            switch_at: now + self.config.switch_timeout,
+            expires: None,
+        });
+        self.newest = Some(epoch);
+        let sending_gone = self
+            .sending
+            .is_some_and(|s| !self.epochs.iter().any(|e| e.keys.epoch() == s));
+        if self.sending.is_none() || sending_gone {
+            self.sending = Some(epoch);
+        }
+        self.maybe_switch(now);
+        Ok(())
+    }
+
+    /// `leaf` says it holds the key of `epoch` (an `ack` message).
+    pub fn acknowledge(&mut self, epoch: u64, leaf: u32, now: Instant) {
+        if let Some(e) = self.epochs.iter_mut().find(|e| e.keys.epoch() == epoch) {
+            e.acks.insert(leaf);
+        }
+        self.maybe_switch(now);
+    }
+
+    /// Sends with `epoch` from now on, whatever the acknowledgements.
+    pub fn switch_sending(&mut self, epoch: u64) -> Result<(), KeyError> {
+        if !self.epochs.iter().any(|e| e.keys.epoch() == epoch) {
+            return Err(KeyError::UnknownEpoch(epoch));
+        }
+        self.sending = Some(epoch);
+        Ok(())
+    }
+
+    /// Runs the timers: switches the sending epoch after its timeout and
+    /// drops expired epochs (never the one being sent with).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.maybe_switch(now);
+        let sending = self.sending;
+        self.epochs
+            .retain(|e| Some(e.keys.epoch()) == sending || e.expires.is_none_or(|x| x > now));
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let sending = self.sending;
+        self.epochs
+            .iter()
+            .filter_map(|e| {
+                if sending.is_some_and(|s| e.keys.epoch() > s) {
+                    Some(e.switch_at)
+                } else if Some(e.keys.epoch()) != sending {
+                    e.expires
+                } else {
+                    None
+                }
+            })
+            .min()
+    }
+
+    /// The newest epoch that may be sent with now, if it is newer than the
+    /// current one.
+    fn maybe_switch(&mut self, now: Instant) {
+        let current = self.sending.unwrap_or(0);
+        if let Some(e) =
+            self.epochs.iter().rev().find(|e| {
+                e.keys.epoch() > current && (e.switch_at <= now || e.everyone_acknowledged())
+            })
+        {
+            self.sending = Some(e.keys.epoch());
+        }
+    }
+
+    /// The epoch frames are sent with.
+    pub fn sending_epoch(&self) -> Option<u64> {
+        self.sending
+    }
+
+    /// The epochs held, oldest first.
+    pub fn epochs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.epochs.iter().map(|e| e.keys.epoch())
+    }
+
+    /// A handle that seals frames of `source`, for [`media::protect`].
+    pub fn sender(&mut self, source: MediaSource) -> SendStream<'_> {
+        SendStream { ring: self, source }
+    }
+
+    /// Protects one encoded frame of `source`.
+    pub fn protect(
+        &mut self,
+        codec: Codec,
+        source: MediaSource,
+        frame: &[u8],
+    ) -> Result<Vec<u8>, MediaError> {
+        media::protect(codec, &mut self.sender(source), frame)
+    }
+
+    /// Opens one received frame and says who sent it. Any error means: drop
+    /// the frame.
+    pub fn unprotect(&mut self, codec: Codec, wire: &[u8]) -> Result<ReceivedFrame, MediaError> {
+        let opened = media::unprotect(codec, self, wire)?;
+        let origin = self
+            .origin(opened.kid)
+            .ok_or(MediaError::Sframe(sframe::Error::UnknownKeyId(opened.kid)))?;
+        Ok(ReceivedFrame {
+            origin,
+            ctr: opened.ctr,
+            frame: opened.frame,
+        })
+    }
+
+    /// Who a KID belongs to, if it fits an epoch held.
+    pub fn origin(&self, kid: KeyId) -> Option<FrameOrigin> {
+        let (e, parts) = self.locate(kid).ok()?;
+        let participant = e.keys.participant(parts.leaf)?.clone();
+        Some(FrameOrigin {
+            participant,
+            leaf: parts.leaf,
+            source: parts.source,
+            epoch: e.keys.epoch(),
+        })
+    }
+
+    /// Every epoch key this ring holds: what a member that leaves takes
+    /// with it (tests use it to show it cannot open later frames).
+    pub fn held_keys(&self) -> Vec<EpochKeys> {
+        self.epochs.iter().map(|e| e.keys.clone()).collect()
+    }
+
+    /// The epoch entry and KID parts for a received KID, checking that the
+    /// sender is an occupied leaf other than our own.
+    fn locate(&self, kid: KeyId) -> Result<(&Epoch, KidParts), sframe::Error> {
+        let bits = kid_epoch_bits(kid);
+        let e = self
+            .epochs
+            .iter()
+            .find(|e| epoch_bits(e.keys.epoch()) == bits)
+            .ok_or(sframe::Error::UnknownKeyId(kid))?;
+        let parts = e
+            .layout
+            .parse(kid)
+            .map_err(|_| sframe::Error::UnknownKeyId(kid))?;
+        // The layout must reproduce the KID exactly (no stray high bits).
+        let canonical = e
+            .layout
+            .kid(parts.source, parts.leaf, e.keys.epoch())
+            .map_err(|_| sframe::Error::UnknownKeyId(kid))?;
+        if canonical != kid
+            || parts.leaf == e.keys.own_leaf()
+            || e.keys.participant(parts.leaf).is_none()
+        {
+            return Err(sframe::Error::UnknownKeyId(kid));
+        }
+        Ok((e, parts))
+    }
+}
+
+impl Open for KeyRing {
+    fn open_into(
+        &mut self,
+        metadata: &[u8],
+        sframe_bytes: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(KeyId, Counter), sframe::Error> {
+        let (header, header_len) = Header::decode(sframe_bytes)?;
+        let kid = header.kid;
+        self.locate(kid)?;
+        let bits = kid_epoch_bits(kid);
+        let suite = self.suite;
+        let e = self
+            .epochs
+            .iter_mut()
+            .find(|e| epoch_bits(e.keys.epoch()) == bits)
+            .ok_or(sframe::Error::UnknownKeyId(kid))?;
+        let rk = match e.receivers.entry(kid) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(ReceiveKey {
+                key: FrameKey::derive(suite, kid, e.keys.base_key())?,
+                window: ReplayWindow::new(),
+            }),
+        };
+        rk.window.check(kid, header.ctr)?;
+        rk.key.open_into(
+            &header,
+            &sframe_bytes[..header_len],
+            metadata,
+            &sframe_bytes[header_len..],
+            out,
+        )?;
+        rk.window.accept(header.ctr);
+        Ok((kid, header.ctr))
+    }
+}
+
+/// Seals the frames of one source with the ring's sending epoch.
+pub struct SendStream<'a> {
+    ring: &'a mut KeyRing,
+    source: MediaSource,
+}
+
+impl Seal for SendStream<'_> {
+    fn seal_into(
+        &mut self,
+        metadata: &[u8],
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), sframe::Error> {
+        let sending = self.ring.sending.ok_or(sframe::Error::NoSendingKey)?;
+        let suite = self.ring.suite;
+        let e = self
+            .ring
+            .epochs
+            .iter_mut()
+            .find(|e| e.keys.epoch() == sending)
+            .ok_or(sframe::Error::NoSendingKey)?;
+        let slot = &mut e.senders[self.source.slot()];
+        if slot.is_none() {
+            let kid = e
+                .layout
+                .kid(self.source, e.keys.own_leaf(), e.keys.epoch())
+                .map_err(|_| sframe::Error::NoSendingKey)?;
+            *slot = Some(SenderContext::new(suite, kid, e.keys.base_key())?);
+        }
+        match slot {
+            Some(tx) => tx.encrypt_into(metadata, plaintext, out),
+            None => Err(sframe::Error::NoSendingKey),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

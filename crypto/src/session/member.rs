@@ -1,0 +1,563 @@
+//! A session that is a member of the group: processing commits and
+//! application messages, and deciding when to commit (the commit policy of
+//! `spec/mls-profile.md`).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+
+use openmls::prelude::{
+    ContentType, KeyPackage, MlsGroup, MlsMessageBodyIn, OpenMlsProvider, OpenMlsRand,
+    ProcessedMessageContent, ProtocolMessage, Sender, StagedCommit,
+};
+
+use super::Ctx;
+use super::event::{EndReason, Event, Input, Output, SessionError};
+use super::group::{self, MemberInfo, internal, rejected};
+use crate::app::{AppError, AppMessage, Decoded};
+use crate::participant::ParticipantId;
+use crate::time::Instant;
+use crate::verify::Fingerprint;
+
+mod commit;
+
+/// A join waiting to be committed.
+struct PendingJoin {
+    key_package: KeyPackage,
+    /// Accepted by this member after a knock (only it will commit it).
+    knock: bool,
+}
+
+/// Our commit, sent and waiting for the server's verdict.
+struct InFlight {
+    epoch: u64,
+}
+
+pub(crate) struct Member {
+    group: MlsGroup,
+    roster: BTreeMap<u32, MemberInfo>,
+    joins: BTreeMap<ParticipantId, PendingJoin>,
+    leaves: BTreeSet<ParticipantId>,
+    /// When the oldest uncommitted change arrived (start of the batch).
+    pending_since: Option<Instant>,
+    knocks: BTreeMap<ParticipantId, KeyPackage>,
+    /// Everyone the server announced as gone: ids are never reused, and a
+    /// departed participant that a commit adds anyway is removed again.
+    departed: HashSet<ParticipantId>,
+    /// KeyPackages already used in this group (RFC 9420 §16.8: a
+    /// KeyPackage is used once), by hash reference.
+    used_key_packages: HashSet<Vec<u8>>,
+    in_flight: Option<InFlight>,
+    next_self_update: Instant,
+}
+
+impl Member {
+    /// A member of `group`, which it just created or joined at `now`.
+    pub(crate) fn start(
+        ctx: &mut Ctx,
+        group: MlsGroup,
+        now: Instant,
+    ) -> Result<Member, SessionError> {
+        let roster = group::roster(&group, ctx.admission.as_ref())?;
+        let mut m = Member {
+            group,
+            roster,
+            joins: BTreeMap::new(),
+            leaves: BTreeSet::new(),
+            pending_since: None,
+            knocks: BTreeMap::new(),
+            departed: HashSet::new(),
+            used_key_packages: HashSet::new(),
+            in_flight: None,
+            next_self_update: now,
+        };
+        m.schedule_self_update(ctx, now);
+        let epoch = m.epoch();
+        ctx.events.push_back(Event::EpochKeys(group::epoch_keys(
+            &m.group,
+            &ctx.provider,
+            &m.roster,
+        )?));
+        ctx.events.push_back(Event::Joined {
+            epoch,
+            room_code: group::room_code(&m.group),
+            own_leaf: m.own_leaf(),
+        });
+        for info in m.roster.values().filter(|i| i.leaf != m.own_leaf()) {
+            ctx.events.push_back(added(info, None));
+        }
+        m.announce(ctx, true)?;
+        Ok(m)
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.group.epoch().as_u64()
+    }
+
+    pub(crate) fn own_leaf(&self) -> u32 {
+        self.group.own_leaf_index().u32()
+    }
+
+    pub(crate) fn group(&self) -> &MlsGroup {
+        &self.group
+    }
+
+    pub(crate) fn roster(&self) -> &BTreeMap<u32, MemberInfo> {
+        &self.roster
+    }
+
+    pub(crate) fn knocks(&self) -> impl Iterator<Item = (&ParticipantId, Fingerprint)> {
+        self.knocks.iter().map(|(p, kp)| {
+            (
+                p,
+                Fingerprint::of(kp.leaf_node().signature_key().as_slice()),
+            )
+        })
+    }
+
+    fn member_by_participant(&self, p: &ParticipantId) -> Option<&MemberInfo> {
+        self.roster.values().find(|m| &m.participant == p)
+    }
+
+    /// Jittered by ±20 % so that members do not all update at once.
+    fn schedule_self_update(&mut self, ctx: &Ctx, now: Instant) {
+        let base = ctx.config.self_update_interval.as_millis() as u64;
+        let r = ctx
+            .provider
+            .rand()
+            .random_array::<8>()
+            .map_or(0, u64::from_be_bytes);
+        let jitter = base / 5;
+        let offset = if jitter == 0 { 0 } else { r % (2 * jitter + 1) };
+        self.next_self_update = now + Duration::from_millis(base - jitter + offset);
+    }
+
+    /// Sends an ack for the new epoch and, when someone new is there to
+    /// learn it, our display name.
+    fn announce(&mut self, ctx: &mut Ctx, with_profile: bool) -> Result<(), SessionError> {
+        if self.roster.len() < 2 {
+            return Ok(());
+        }
+        let epoch = self.epoch();
+        self.send(ctx, &AppMessage::Ack { epoch })?;
+        if with_profile && let Some(name) = ctx.profile.clone() {
+            self.send(ctx, &AppMessage::Profile { name })?;
+        }
+        Ok(())
+    }
+
+    /// Encrypts an application message for the group.
+    pub(crate) fn send(&mut self, ctx: &mut Ctx, msg: &AppMessage) -> Result<(), SessionError> {
+        let bytes = msg.encode()?;
+        let out = self
+            .group
+            .create_message(&ctx.provider, &ctx.signer, &bytes)
+            .map_err(internal)?;
+        ctx.outputs
+            .push_back(Output::Application(group::to_bytes(&out)?));
+        Ok(())
+    }
+
+    pub(crate) fn handle_join_request(
+        &mut self,
+        ctx: &mut Ctx,
+        participant: ParticipantId,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        let kp = group::check_key_package(&ctx.provider, &participant, bytes)?;
+        let bad = |reason: &str| SessionError::BadKeyPackage {
+            participant: participant.clone(),
+            reason: reason.into(),
+        };
+        if self.member_by_participant(&participant).is_some() {
+            return Err(bad("already a member"));
+        }
+        if self.departed.contains(&participant) {
+            return Err(bad("announced as gone"));
+        }
+        let kp_ref = kp.hash_ref(ctx.provider.crypto()).map_err(internal)?;
+        if self.used_key_packages.contains(kp_ref.as_slice()) {
+            return Err(bad("KeyPackage already used"));
+        }
+        let leaf = kp.leaf_node();
+        let tagged = ctx.admission.as_ref().is_some_and(|k| {
+            group::leaf_tag(leaf)
+                .is_some_and(|tag| k.verify_admission_tag(leaf.signature_key().as_slice(), tag))
+        });
+        if tagged {
+            self.knocks.remove(&participant);
+            self.joins.insert(
+                participant,
+                PendingJoin {
+                    key_package: kp,
+                    knock: false,
+                },
+            );
+            self.pending_since.get_or_insert(now);
+        } else {
+            let fingerprint = Fingerprint::of(leaf.signature_key().as_slice());
+            self.joins.remove(&participant);
+            self.knocks.insert(participant.clone(), kp);
+            ctx.events.push_back(Event::Knock {
+                participant,
+                fingerprint,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn handle_departure(
+        &mut self,
+        ctx: &mut Ctx,
+        participant: ParticipantId,
+        now: Instant,
+    ) {
+        self.joins.remove(&participant);
+        if self.knocks.remove(&participant).is_some() {
+            ctx.events.push_back(Event::KnockClosed {
+                participant: participant.clone(),
+            });
+        }
+        if self.member_by_participant(&participant).is_some() {
+            self.leaves.insert(participant.clone());
+            self.pending_since.get_or_insert(now);
+        }
+        self.departed.insert(participant);
+    }
+
+    pub(crate) fn accept_knock(
+        &mut self,
+        ctx: &mut Ctx,
+        participant: &ParticipantId,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        let kp = self
+            .knocks
+            .remove(participant)
+            .ok_or_else(|| SessionError::UnknownKnock(participant.clone()))?;
+        self.joins.insert(
+            participant.clone(),
+            PendingJoin {
+                key_package: kp,
+                knock: true,
+            },
+        );
+        self.pending_since.get_or_insert(now);
+        ctx.events.push_back(Event::KnockClosed {
+            participant: participant.clone(),
+        });
+        Ok(())
+    }
+
+    pub(crate) fn refuse_knock(
+        &mut self,
+        ctx: &mut Ctx,
+        participant: &ParticipantId,
+    ) -> Result<(), SessionError> {
+        self.knocks
+            .remove(participant)
+            .ok_or_else(|| SessionError::UnknownKnock(participant.clone()))?;
+        ctx.outputs
+            .push_back(Output::RefuseKnock(participant.clone()));
+        ctx.events.push_back(Event::KnockClosed {
+            participant: participant.clone(),
+        });
+        Ok(())
+    }
+
+    /// Parses a PrivateMessage of `content` type made in a current or
+    /// recent epoch.
+    fn private_message(
+        input: Input,
+        bytes: &[u8],
+        content: ContentType,
+    ) -> Result<ProtocolMessage, SessionError> {
+        let MlsMessageBodyIn::PrivateMessage(pm) = group::parse(input, bytes)? else {
+            return Err(rejected(input, "not a PrivateMessage"));
+        };
+        let pm = ProtocolMessage::from(pm);
+        if pm.content_type() != content {
+            return Err(rejected(input, format!("{:?} content", pm.content_type())));
+        }
+        Ok(pm)
+    }
+
+    /// Processes the commit that won `epoch` (not ours). Returns the end
+    /// reason if it removed us.
+    pub(crate) fn handle_commit(
+        &mut self,
+        ctx: &mut Ctx,
+        from: &ParticipantId,
+        epoch: u64,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<Option<EndReason>, SessionError> {
+        let expected = self.epoch();
+        if epoch != expected {
+            return Err(SessionError::WrongEpoch {
+                expected,
+                got: epoch,
+            });
+        }
+        let pm = Self::private_message(Input::Commit, bytes, ContentType::Commit)?;
+        if pm.epoch().as_u64() != expected {
+            return Err(SessionError::WrongEpoch {
+                expected,
+                got: pm.epoch().as_u64(),
+            });
+        }
+        // Our own pending commit (if any) stays until the winner is known
+        // to be valid: merging the winner discards it.
+        let processed = self
+            .group
+            .process_message(&ctx.provider, pm)
+            .map_err(|e| rejected(Input::Commit, e))?;
+        let Sender::Member(sender) = processed.sender() else {
+            return Err(rejected(Input::Commit, "commit from a non-member"));
+        };
+        let sender = *sender;
+        let actual = group::participant_of(processed.credential());
+        if actual.as_ref() != Ok(from) {
+            return Err(SessionError::SenderMismatch {
+                claimed: from.clone(),
+                actual: group::identity_text(processed.credential()),
+            });
+        }
+        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
+            return Err(rejected(Input::Commit, "not a commit"));
+        };
+        self.check_adds(&staged)?;
+        if let Some(k) = &ctx.admission {
+            let next = staged.group_context();
+            if !group::bound_to_room(next.extensions(), next.group_id(), k) {
+                return Err(rejected(Input::Commit, "commit drops the room binding"));
+            }
+        }
+        self.record_key_packages(ctx, &staged);
+        let removed = staged.self_removed();
+        self.group
+            .merge_staged_commit(&ctx.provider, *staged)
+            .map_err(internal)?;
+        self.in_flight = None;
+        if removed {
+            return Ok(Some(EndReason::Removed));
+        }
+        let committer = self
+            .roster
+            .get(&sender.u32())
+            .map(|m| m.participant.clone());
+        self.after_epoch_change(ctx, committer, now)?;
+        Ok(None)
+    }
+
+    /// Every member a commit adds must be a basic credential naming a new
+    /// participant id (RFC 9420 §5.3.1 leaves credential checks to us).
+    fn check_adds(&self, staged: &StagedCommit) -> Result<(), SessionError> {
+        let mut seen = BTreeSet::new();
+        for add in staged.add_proposals() {
+            let kp = add.add_proposal().key_package();
+            let p =
+                group::participant_of(kp.leaf_node().credential()).map_err(SessionError::BadAdd)?;
+            let leaving = self.leaves.contains(&p)
+                || staged.remove_proposals().any(|r| {
+                    self.roster
+                        .get(&r.remove_proposal().removed().u32())
+                        .is_some_and(|m| m.participant == p)
+                });
+            if (self.member_by_participant(&p).is_some() && !leaving) || !seen.insert(p.clone()) {
+                return Err(SessionError::BadAdd(format!("{p:?} is already a member")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Remembers the KeyPackages a commit uses, so a replay of one is
+    /// refused (RFC 9420 §16.8).
+    fn record_key_packages(&mut self, ctx: &Ctx, staged: &StagedCommit) {
+        for add in staged.add_proposals() {
+            if let Ok(r) = add
+                .add_proposal()
+                .key_package()
+                .hash_ref(ctx.provider.crypto())
+            {
+                self.used_key_packages.insert(r.as_slice().to_vec());
+            }
+        }
+    }
+
+    pub(crate) fn handle_commit_accepted(
+        &mut self,
+        ctx: &mut Ctx,
+        epoch: u64,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        match &self.in_flight {
+            None => Err(SessionError::WrongState {
+                call: "handle_commit_accepted",
+                state: "no commit is waiting for a verdict",
+            }),
+            Some(f) if f.epoch != epoch => Err(SessionError::WrongEpoch {
+                expected: f.epoch,
+                got: epoch,
+            }),
+            Some(_) => {
+                // Cloned: the group holds it and merging consumes it.
+                if let Some(staged) = self.group.pending_commit() {
+                    let refs: Vec<Vec<u8>> = staged
+                        .add_proposals()
+                        .filter_map(|a| {
+                            a.add_proposal()
+                                .key_package()
+                                .hash_ref(ctx.provider.crypto())
+                                .ok()
+                        })
+                        .map(|r| r.as_slice().to_vec())
+                        .collect();
+                    self.used_key_packages.extend(refs);
+                }
+                self.group
+                    .merge_pending_commit(&ctx.provider)
+                    .map_err(internal)?;
+                self.in_flight = None;
+                self.schedule_self_update(ctx, now);
+                let me = ctx.participant.clone();
+                self.after_epoch_change(ctx, Some(me), now)
+            }
+        }
+    }
+
+    /// Our commit lost. Whatever it carried stays pending: the winner
+    /// arrives through `handle_commit` (before or after this), and what it
+    /// does not cover is committed in the next epoch.
+    pub(crate) fn handle_commit_rejected(&mut self, ctx: &mut Ctx) -> Result<(), SessionError> {
+        if self.in_flight.take().is_some() {
+            self.group
+                .clear_pending_commit(ctx.provider.storage())
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn handle_application(
+        &mut self,
+        ctx: &mut Ctx,
+        from: &ParticipantId,
+        bytes: &[u8],
+    ) -> Result<(), SessionError> {
+        let pm = Self::private_message(Input::Application, bytes, ContentType::Application)?;
+        let processed = self
+            .group
+            .process_message(&ctx.provider, pm)
+            .map_err(|e| rejected(Input::Application, e))?;
+        let Sender::Member(leaf) = processed.sender() else {
+            return Err(rejected(Input::Application, "from a non-member"));
+        };
+        let leaf = leaf.u32();
+        let msg_epoch = processed.epoch().as_u64();
+        if group::participant_of(processed.credential()).as_ref() != Ok(from) {
+            return Err(SessionError::SenderMismatch {
+                claimed: from.clone(),
+                actual: group::identity_text(processed.credential()),
+            });
+        }
+        let ProcessedMessageContent::ApplicationMessage(app) = processed.into_content() else {
+            return Err(rejected(Input::Application, "not an application message"));
+        };
+        let from = from.clone();
+        let event = match AppMessage::decode(&app.into_bytes())? {
+            Decoded::Known(AppMessage::Chat { text }) => Event::Chat { from, text },
+            Decoded::Known(AppMessage::Profile { name }) => Event::Profile { from, name },
+            Decoded::Known(AppMessage::Ack { epoch }) => {
+                // An ack is only meaningful in the epoch it acknowledges.
+                if epoch != msg_epoch {
+                    return Err(AppError::Malformed(format!(
+                        "ack for epoch {epoch} sent in epoch {msg_epoch}"
+                    ))
+                    .into());
+                }
+                Event::KeyAck { from, leaf, epoch }
+            }
+            Decoded::Unknown { kind } => Event::UnknownApplication { from, kind },
+        };
+        ctx.events.push_back(event);
+        Ok(())
+    }
+
+    /// Diffs the roster, emits the new epoch's events and keys, and keeps
+    /// every change the commit did not cover pending.
+    fn after_epoch_change(
+        &mut self,
+        ctx: &mut Ctx,
+        committer: Option<ParticipantId>,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        let new = group::roster(&self.group, ctx.admission.as_ref())?;
+        let old = std::mem::replace(&mut self.roster, new);
+        let same = |a: &MemberInfo, b: &MemberInfo| {
+            a.participant == b.participant && a.signature_key == b.signature_key
+        };
+        for (leaf, info) in &old {
+            if !self.roster.get(leaf).is_some_and(|n| same(n, info)) {
+                ctx.events.push_back(Event::MemberRemoved {
+                    participant: info.participant.clone(),
+                    leaf: *leaf,
+                });
+            }
+        }
+        let epoch = self.epoch();
+        ctx.events.push_back(Event::EpochKeys(group::epoch_keys(
+            &self.group,
+            &ctx.provider,
+            &self.roster,
+        )?));
+        ctx.events.push_back(Event::EpochChanged {
+            epoch,
+            room_code: group::room_code(&self.group),
+        });
+        let mut anyone_added = false;
+        for (leaf, info) in &self.roster {
+            if !old.get(leaf).is_some_and(|o| same(o, info)) {
+                anyone_added = true;
+                ctx.events.push_back(added(info, committer.clone()));
+            }
+        }
+        // Reconcile: joins now in the group and leaves now gone are done.
+        let present: BTreeSet<ParticipantId> = self
+            .roster
+            .values()
+            .map(|m| m.participant.clone())
+            .collect();
+        self.joins.retain(|p, _| !present.contains(p));
+        let closed: Vec<ParticipantId> = self
+            .knocks
+            .keys()
+            .filter(|p| present.contains(*p))
+            .cloned()
+            .collect();
+        for p in closed {
+            self.knocks.remove(&p);
+            ctx.events.push_back(Event::KnockClosed { participant: p });
+        }
+        self.leaves.retain(|p| present.contains(p));
+        for p in present.iter().filter(|p| self.departed.contains(*p)) {
+            self.leaves.insert(p.clone());
+        }
+        self.pending_since = if self.joins.is_empty() && self.leaves.is_empty() {
+            None
+        } else {
+            Some(now)
+        };
+        self.announce(ctx, anyone_added)?;
+        Ok(())
+    }
+}
+
+fn added(info: &MemberInfo, added_by: Option<ParticipantId>) -> Event {
+    Event::MemberAdded {
+        participant: info.participant.clone(),
+        leaf: info.leaf,
+        fingerprint: info.fingerprint.clone(),
+        admission: info.admission,
+        added_by,
+    }
+}

@@ -1,0 +1,75 @@
+//! Chat and display names travel only as MLS application messages: members
+//! read them, the server relays bytes in which neither appears, padded so
+//! that short chat lines all look alike.
+
+use sotto_crypto::session::Event;
+
+use crate::harness::Room;
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn members_read_chat_and_names_the_server_does_not() {
+    let (mut room, ids) = Room::of_size(3);
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    room.get_mut(&a)
+        .session
+        .set_profile("Ada Lovelace")
+        .expect("profile");
+    room.flush();
+    let n = room.ds.relayed.len();
+    room.get_mut(&b).session.send_chat("x").expect("chat");
+    room.get_mut(&b)
+        .session
+        .send_chat("meet at the old mill at nine")
+        .expect("chat");
+    room.flush();
+    let sizes: Vec<usize> = room.ds.relayed[n..].iter().map(Vec::len).collect();
+    assert_eq!(sizes.len(), 2);
+    assert_eq!(
+        sizes[0], sizes[1],
+        "padding hides the length of short lines"
+    );
+    room.settle();
+    for m in &ids[1..] {
+        assert!(room.get(m).events.contains(&Event::Profile {
+            from: a.clone(),
+            name: "Ada Lovelace".into()
+        }));
+    }
+    assert!(room.get(&a).events.contains(&Event::Chat {
+        from: b.clone(),
+        text: "meet at the old mill at nine".into()
+    }));
+    // Someone who joins later learns the name from a, through MLS.
+    let late = room.connect(true);
+    room.settle();
+    assert!(room.get(&late).events.contains(&Event::Profile {
+        from: a.clone(),
+        name: "Ada Lovelace".into()
+    }));
+    room.assert_no_errors();
+
+    let mut seen_by_server: Vec<&[u8]> = room.ds.relayed.iter().map(Vec::as_slice).collect();
+    for w in &room.ds.won {
+        seen_by_server.push(&w.commit);
+        seen_by_server.extend(w.welcome.as_deref());
+    }
+    for bytes in seen_by_server {
+        for secret in [
+            &b"Ada Lovelace"[..],
+            b"Lovelace",
+            b"old mill",
+            b"\"chat\"",
+            b"profile",
+        ] {
+            assert!(
+                !contains(bytes, secret),
+                "the server saw {:?}",
+                String::from_utf8_lossy(secret)
+            );
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! MLS key management, end to end in memory: participants, a fake
+//! delivery service and a virtual clock (`harness`). One file per
+//! behaviour; one test binary, so openmls is linked once.
+
+mod harness;
+
+mod chat_and_names_stay_inside_mls;
+mod cheating_delivery_service_is_refused;
+mod concurrent_commits_converge;
+mod knocks_are_accepted_or_refused;
+mod malformed_input_is_an_error_not_a_panic;
+mod members_join_and_share_media;
+mod progress_does_not_depend_on_one_member;
+mod removed_member_cannot_decrypt;
+mod self_updates_refresh_keys;
+mod spec_vectors;

@@ -1,0 +1,149 @@
+//! Forward secrecy for media: a member that left cannot open frames sent
+//! after the commit that removed it, and a new member cannot open frames
+//! sent before it joined, with any key it ever held.
+
+use std::time::Duration;
+
+use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig, MediaSource};
+use sotto_crypto::media::Codec;
+use sotto_crypto::session::{EndReason, Event, State};
+use sotto_crypto::sframe::{CipherSuite, FrameKey, Header};
+
+use crate::harness::{Room, ToClient};
+
+/// Whether any of `held` opens `wire`, trying every key both through a
+/// key ring and directly with the frame's KID (no layout assumptions).
+fn any_key_opens(held: &[EpochKeys], wire: &[u8]) -> bool {
+    let sframe = &wire[1..]; // past the Opus TOC byte
+    let (header, len) = Header::decode(sframe).expect("header");
+    for keys in held {
+        let key = FrameKey::derive(CipherSuite::AesGcm128Sha256, header.kid, keys.base_key())
+            .expect("derive");
+        let mut out = Vec::new();
+        if key
+            .open_into(
+                &header,
+                &sframe[..len],
+                &wire[..1],
+                &sframe[len..],
+                &mut out,
+            )
+            .is_ok()
+        {
+            return true;
+        }
+        let mut ring = KeyRing::new(KeyRingConfig::default());
+        // Stand at the highest leaf, which sent nothing here.
+        let own = keys.members().last().map_or(0, |(leaf, _)| *leaf);
+        let bystander =
+            EpochKeys::new(keys.epoch(), *keys.base_key(), own, keys.members().to_vec());
+        if ring
+            .add_epoch(bystander, sotto_crypto::Instant::ZERO)
+            .is_ok()
+            && ring.unprotect(Codec::Opus, wire).is_ok()
+        {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn a_removed_member_cannot_open_later_frames() {
+    let (mut room, ids) = Room::of_size(4);
+    let (a, c) = (ids[0].clone(), ids[2].clone());
+    // The server announces c gone, then (curious) hands c the commit that
+    // removes it anyway.
+    room.ds.members.remove(&c);
+    for m in room.ds.members.clone() {
+        room.deliver(
+            &m,
+            ToClient::Left {
+                participant: c.clone(),
+            },
+        );
+    }
+    room.settle();
+    let removal = room.ds.won.last().expect("removal commit").clone();
+    room.deliver(
+        &c,
+        ToClient::Commit {
+            from: removal.from.clone(),
+            epoch: removal.epoch,
+            commit: removal.commit.clone(),
+        },
+    );
+    assert_eq!(
+        room.get(&c).session.state(),
+        State::Ended(EndReason::Removed)
+    );
+    assert!(
+        room.get(&c)
+            .events
+            .contains(&Event::Ended(EndReason::Removed))
+    );
+    let held = room.get(&c).ring.held_keys();
+    assert!(!held.is_empty());
+
+    // Everything a sends from now on is closed to c, epoch after epoch.
+    for _ in 0..3 {
+        room.advance(Duration::from_secs(2));
+        let wire = room
+            .get_mut(&a)
+            .ring
+            .protect(Codec::Opus, MediaSource::Microphone, &[0x78, 1, 2, 3])
+            .expect("protect");
+        assert!(room.get_mut(&c).ring.unprotect(Codec::Opus, &wire).is_err());
+        assert!(
+            !any_key_opens(&held, &wire),
+            "a held key opened a later frame"
+        );
+        // Move on: a new member joins, a new epoch starts.
+        room.connect(true);
+        room.settle();
+    }
+    room.assert_consistent();
+    // And c cannot read the chat either.
+    room.get_mut(&a)
+        .session
+        .send_chat("after you left")
+        .expect("chat");
+    assert!(room.get(&c).session.epoch().is_none());
+}
+
+#[test]
+fn a_new_member_cannot_open_earlier_frames() {
+    let (mut room, ids) = Room::of_size(3);
+    let a = ids[0].clone();
+    room.advance(Duration::from_secs(2));
+    let before: Vec<Vec<u8>> = MediaSource::ALL
+        .iter()
+        .map(|s| {
+            room.get_mut(&a)
+                .ring
+                .protect(Codec::Opus, *s, &[0x78, 9, 9, 9])
+                .expect("protect")
+        })
+        .collect();
+    let newcomer = room.connect(true);
+    room.settle();
+    room.assert_consistent();
+    let held = room.get(&newcomer).ring.held_keys();
+    assert_eq!(held.len(), 1, "the joiner only ever had its first epoch");
+    for wire in &before {
+        assert!(
+            room.get_mut(&newcomer)
+                .ring
+                .unprotect(Codec::Opus, wire)
+                .is_err()
+        );
+        assert!(!any_key_opens(&held, wire));
+    }
+    // But everyone who was there still opens them.
+    assert!(
+        room.get_mut(&ids[1])
+            .ring
+            .unprotect(Codec::Opus, &before[0])
+            .is_ok()
+    );
+}

@@ -1,0 +1,156 @@
+//! HTTP: the web client, `/healthz`, `/metrics` and the signalling
+//! WebSocket at `/ws` (spec §1, "Server paths").
+
+mod assets;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sotto_proto::RoomName;
+
+use crate::media::MediaStats;
+use crate::signal::{self, Signalling};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Signalling, for `/ws` and the room gauges.
+    pub signalling: Arc<Signalling>,
+    /// The media plane's counters.
+    pub media_stats: Arc<MediaStats>,
+}
+
+/// Content-Security-Policy for the web client: its own scripts and wasm
+/// only (`'wasm-unsafe-eval'` compiles WebAssembly without allowing
+/// `eval`), workers from itself or blobs (the frame transform), media from
+/// blobs and streams, connections to this origin (the WebSocket).
+const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+    worker-src 'self' blob:; style-src 'self'; img-src 'self' data: blob:; \
+    media-src 'self' blob: mediastream:; connect-src 'self'; font-src 'self'; \
+    manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/ws", get(websocket))
+        .route("/static/{*path}", get(static_asset))
+        .route("/favicon.ico", get(favicon))
+        .route("/{room}", get(room_page))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(headers, "content-security-policy", CSP);
+    set(headers, "referrer-policy", "no-referrer");
+    set(
+        headers,
+        "permissions-policy",
+        "camera=(self), microphone=(self), display-capture=(self)",
+    );
+    set(headers, "x-content-type-options", "nosniff");
+    set(headers, "cross-origin-opener-policy", "same-origin");
+    response
+}
+
+async fn healthz() -> Response {
+    plain(StatusCode::OK, "ok")
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let rooms = &state.signalling.rooms;
+    let text = rooms.metrics().render(rooms.counts(), &state.media_stats);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let signalling = state.signalling;
+    let cap = signalling.hard_message_cap();
+    upgrade
+        .max_message_size(cap)
+        .max_frame_size(cap)
+        .on_upgrade(move |socket| signal::serve(socket, signalling))
+}
+
+async fn index(request: HeaderMap) -> Response {
+    page(&request)
+}
+
+async fn room_page(Path(room): Path<String>, request: HeaderMap) -> Response {
+    // Only valid room names are rooms; anything else is a missing file.
+    match RoomName::parse(&room) {
+        Ok(_) => page(&request),
+        Err(_) => not_found().await,
+    }
+}
+
+/// `index.html`, never cached: a new release must reach every browser.
+fn page(request: &HeaderMap) -> Response {
+    let mut response = asset("index.html", request);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn static_asset(Path(path): Path<String>, request: HeaderMap) -> Response {
+    asset(&path, &request)
+}
+
+async fn favicon(request: HeaderMap) -> Response {
+    asset("favicon.ico", &request)
+}
+
+/// An embedded file; names are not content-hashed, so browsers revalidate
+/// (`no-cache`) and get a 304 while the ETag matches.
+fn asset(path: &str, request: &HeaderMap) -> Response {
+    let Some(asset) = assets::find(path) else {
+        return plain(StatusCode::NOT_FOUND, "not found");
+    };
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == asset.etag));
+    let headers = [
+        (header::CONTENT_TYPE, assets::content_type(asset.path)),
+        (header::ETAG, asset.etag),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    if fresh {
+        (StatusCode::NOT_MODIFIED, headers).into_response()
+    } else {
+        (headers, asset.bytes).into_response()
+    }
+}
+
+async fn not_found() -> Response {
+    plain(StatusCode::NOT_FOUND, "not found")
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}

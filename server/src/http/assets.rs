@@ -1,0 +1,60 @@
+//! The web client, embedded at build time from `client/web/public/`
+//! (see `build.rs`).
+
+/// One embedded file.
+#[derive(Debug)]
+pub struct Asset {
+    /// Path below `client/web/public/`, with `/`.
+    pub path: &'static str,
+    /// Contents.
+    pub bytes: &'static [u8],
+    /// A quoted content hash for `ETag`.
+    pub etag: &'static str,
+}
+
+static ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+
+/// The embedded file at `path`, if any. Lookup is by exact name in a
+/// fixed table: no path ever reaches the filesystem.
+pub fn find(path: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|a| a.path == path)
+}
+
+/// The `Content-Type` for a file name.
+pub fn content_type(path: &str) -> &'static str {
+    let extension = path.rsplit_once('.').map_or("", |(_, e)| e);
+    match extension {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "json" | "map" => "application/json",
+        "webmanifest" => "application/manifest+json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_page_is_embedded() {
+        let index = find("index.html").expect("client/web/public/index.html");
+        assert!(index.bytes.starts_with(b"<!doctype html>"));
+        assert!(index.etag.starts_with('"') && index.etag.ends_with('"'));
+        assert!(find("../Cargo.toml").is_none());
+    }
+
+    #[test]
+    fn content_types_follow_the_extension() {
+        assert_eq!(content_type("app.wasm"), "application/wasm");
+        assert_eq!(content_type("a/b/app.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("README"), "application/octet-stream");
+    }
+}

@@ -1,0 +1,329 @@
+//! The live rooms of a server: the driver around [`Room`].
+//!
+//! Each room sits behind its own mutex, held only for one pure
+//! [`Room::handle`] step and for queueing its outputs into the recipients'
+//! bounded outboxes (which never wait). That processes a room's inputs one
+//! at a time and keeps every participant's messages in room order
+//! (spec §2), and no lock is ever held across an await.
+//!
+//! Lock order: the registry, then a room. Rooms are created on the first
+//! join and forgotten once empty (spec §4.4).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::extract::ws::Utf8Bytes;
+use sotto_proto::{ErrorCode, LeaveReason, ParticipantId, Role, RoomName, ServerMessage, encode};
+
+use crate::log_tag::LogTag;
+use crate::media::{MediaEvent, MediaPlane};
+use crate::metrics::{Metrics, RoomCounts};
+use crate::room::{Close, Input, Output, Room, RoomSettings};
+use crate::signal::outbox::Outbox;
+
+/// Every live room of the server.
+pub struct Rooms {
+    registry: Mutex<Registry>,
+    settings: Arc<RoomSettings>,
+    max_rooms: usize,
+    media: Arc<dyn MediaPlane>,
+    metrics: Arc<Metrics>,
+}
+
+#[derive(Default)]
+struct Registry {
+    rooms: HashMap<RoomName, Arc<LiveRoom>>,
+    /// Shutdown began: no room opens any more.
+    closed: bool,
+}
+
+/// One room, its state machine and its participants' outboxes.
+pub struct LiveRoom {
+    name: RoomName,
+    tag: LogTag,
+    state: Mutex<RoomState>,
+}
+
+struct RoomState {
+    room: Room,
+    outboxes: HashMap<ParticipantId, Outbox>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in a step leaves the room as the step left it; serving the
+    // other participants is better than poisoning the whole room.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Rooms {
+    /// No rooms yet.
+    pub fn new(
+        settings: Arc<RoomSettings>,
+        max_rooms: usize,
+        media: Arc<dyn MediaPlane>,
+        metrics: Arc<Metrics>,
+    ) -> Rooms {
+        Rooms {
+            registry: Mutex::default(),
+            settings,
+            max_rooms,
+            media,
+            metrics,
+        }
+    }
+
+    /// Enters `id` (a fresh connection) into `name`, creating the room if
+    /// needed. The answer (`joined`, or an error and a close) goes into
+    /// `outbox`. Returns the room if `id` is in it.
+    pub fn join(
+        &self,
+        name: RoomName,
+        id: &ParticipantId,
+        outbox: Outbox,
+    ) -> Option<Arc<LiveRoom>> {
+        let refuse = |code: ErrorCode, message: &str| {
+            let _ = outbox.send(&ServerMessage::Error {
+                code,
+                message: message.into(),
+                in_reply_to: Some("join".into()),
+                current_epoch: None,
+            });
+            outbox.close(Close::Fatal(code));
+            None
+        };
+        let mut registry = lock(&self.registry);
+        if registry.closed {
+            return refuse(ErrorCode::ShuttingDown, "the server is shutting down");
+        }
+        let live = match registry.rooms.get(&name) {
+            Some(live) => live.clone(),
+            None if registry.rooms.len() >= self.max_rooms => {
+                return refuse(
+                    ErrorCode::TooManyRooms,
+                    "this server hosts as many rooms as it allows",
+                );
+            }
+            None => {
+                let live = Arc::new(LiveRoom {
+                    tag: LogTag::room(&name),
+                    name: name.clone(),
+                    state: Mutex::new(RoomState {
+                        room: Room::new(self.settings.clone()),
+                        outboxes: HashMap::new(),
+                    }),
+                });
+                tracing::info!(room = %live.tag, "room opened");
+                tracing::trace!(room = %live.tag, name = %name, "room name");
+                registry.rooms.insert(name, live.clone());
+                live
+            }
+        };
+        let mut state = lock(&live.state);
+        if state.room.contains(id) {
+            // 96 random bits collided: refuse rather than mix two connections.
+            return refuse(ErrorCode::Internal, "participant id collision; join again");
+        }
+        state.outboxes.insert(id.clone(), outbox);
+        state.apply(
+            &live,
+            Input::Join {
+                participant: id.clone(),
+            },
+            &*self.media,
+        );
+        let admitted = state.room.contains(id);
+        if state.room.is_empty() {
+            registry.rooms.remove(&live.name);
+            tracing::info!(room = %live.tag, "room closed");
+        }
+        drop(state);
+        admitted.then_some(live)
+    }
+
+    /// Processes one input of `live` and delivers what it produces.
+    pub fn step(&self, live: &Arc<LiveRoom>, input: Input) {
+        let empty = {
+            let mut state = lock(&live.state);
+            state.apply(live, input, &*self.media);
+            state.room.is_empty()
+        };
+        if empty {
+            let mut registry = lock(&self.registry);
+            let state = lock(&live.state);
+            // Checked again under both locks: a join may have come between.
+            let current = registry
+                .rooms
+                .get(&live.name)
+                .is_some_and(|r| Arc::ptr_eq(r, live));
+            if state.room.is_empty() && current {
+                registry.rooms.remove(&live.name);
+                tracing::info!(room = %live.tag, "room closed");
+            }
+        }
+    }
+
+    /// Routes an event of the media plane to its room.
+    pub fn media_event(&self, event: MediaEvent) {
+        let (room, input) = match event {
+            MediaEvent::Signal {
+                room,
+                participant,
+                message,
+            } => (
+                room,
+                Input::Media {
+                    to: participant,
+                    message,
+                },
+            ),
+            MediaEvent::Failed { room, participant } => (
+                room,
+                Input::Departed {
+                    participant,
+                    reason: LeaveReason::IceFailed,
+                },
+            ),
+        };
+        let live = lock(&self.registry).rooms.get(&room).cloned();
+        if let Some(live) = live {
+            self.step(&live, input);
+        }
+    }
+
+    /// Shutdown: no new rooms; everyone in a room is told `shutting_down`
+    /// and closed (spec §5).
+    pub fn shutdown(&self) {
+        let rooms: Vec<Arc<LiveRoom>> = {
+            let mut registry = lock(&self.registry);
+            registry.closed = true;
+            registry.rooms.drain().map(|(_, live)| live).collect()
+        };
+        for live in rooms {
+            lock(&live.state).apply(&live, Input::Shutdown, &*self.media);
+        }
+    }
+
+    /// Gauges for `/metrics`.
+    pub fn counts(&self) -> RoomCounts {
+        let registry = lock(&self.registry);
+        let mut counts = RoomCounts {
+            rooms: registry.rooms.len(),
+            ..RoomCounts::default()
+        };
+        for live in registry.rooms.values() {
+            let (members, waiting) = lock(&live.state).room.counts();
+            counts.members += members;
+            counts.waiting += waiting;
+        }
+        counts
+    }
+
+    /// The error counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+}
+
+impl LiveRoom {
+    /// The room's log tag.
+    pub fn tag(&self) -> LogTag {
+        self.tag
+    }
+}
+
+impl RoomState {
+    /// Runs `input` and everything it sets off: a recipient whose outbox
+    /// overflows is a slow consumer and departs with reason `policy`,
+    /// which is itself an input.
+    fn apply(&mut self, live: &LiveRoom, input: Input, media: &dyn MediaPlane) {
+        let mut pending = vec![input];
+        while let Some(input) = pending.pop() {
+            if let Input::Departed {
+                participant,
+                reason,
+            } = &input
+            {
+                tracing::debug!(room = %live.tag, participant = %LogTag::participant(participant), ?reason, "departure");
+            }
+            let outputs = self.room.handle(input);
+            // One encoding per distinct message: a fan-out shares it.
+            let mut encoded: Option<(&ServerMessage, Utf8Bytes)> = None;
+            for output in &outputs {
+                match output {
+                    Output::Send { to, message } => {
+                        let Some(outbox) = self.outboxes.get(to) else {
+                            continue;
+                        };
+                        let text = match &encoded {
+                            Some((last, text)) if *last == message => text.clone(),
+                            _ => {
+                                let text = Utf8Bytes::from(encode(message));
+                                encoded = Some((message, text.clone()));
+                                text
+                            }
+                        };
+                        log_send(live, to, message);
+                        if outbox.send_encoded(message, text).is_err() {
+                            tracing::info!(room = %live.tag, participant = %LogTag::participant(to), "slow consumer closed");
+                            outbox.kill();
+                            self.outboxes.remove(to);
+                            pending.push(Input::Departed {
+                                participant: to.clone(),
+                                reason: LeaveReason::Policy,
+                            });
+                        }
+                    }
+                    Output::Close { participant, close } => {
+                        if let Some(outbox) = self.outboxes.remove(participant) {
+                            outbox.close(*close);
+                        }
+                    }
+                    Output::AddMember(id) => media.add_member(&live.name, id),
+                    Output::RemoveMember(id) => media.remove_member(&live.name, id),
+                    Output::Signal { from, message } => {
+                        media.signal(&live.name, from, message.clone());
+                    }
+                }
+            }
+            let room = &self.room;
+            self.outboxes.retain(|id, _| {
+                let stays = room.contains(id);
+                if !stays {
+                    tracing::info!(room = %live.tag, participant = %LogTag::participant(id), "left");
+                }
+                stays
+            });
+        }
+    }
+}
+
+/// What is worth a log line among the messages a room sends. Never the
+/// payloads: MLS messages are opaque and SDP is for trace level only.
+fn log_send(live: &LiveRoom, to: &ParticipantId, message: &ServerMessage) {
+    let participant = LogTag::participant(to);
+    match message {
+        ServerMessage::Joined { role, .. } => {
+            let role = match role {
+                Role::Creator => "creator",
+                Role::Joiner => "joiner",
+            };
+            tracing::info!(room = %live.tag, %participant, role, "joined");
+        }
+        ServerMessage::BecomeCreator {} => {
+            tracing::info!(room = %live.tag, %participant, "became creator");
+        }
+        ServerMessage::CommitAccepted { epoch } => {
+            tracing::debug!(room = %live.tag, %participant, epoch, "commit accepted");
+        }
+        ServerMessage::Welcome { epoch, .. } => {
+            tracing::debug!(room = %live.tag, %participant, epoch, "welcomed");
+        }
+        ServerMessage::Error { code, .. } => {
+            tracing::debug!(room = %live.tag, %participant, code = code.as_str(), "refused");
+        }
+        ServerMessage::Sdp { pc, kind, sdp, .. } => {
+            tracing::trace!(room = %live.tag, %participant, ?pc, ?kind, sdp, "sdp to participant");
+        }
+        _ => {}
+    }
+}

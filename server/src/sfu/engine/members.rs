@@ -1,0 +1,135 @@
+//! Members coming and going, and members whose connections fail.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rtc::sansio::Protocol;
+use sotto_proto::{ParticipantId, PcKind, RoomName, TrackSource};
+use tracing::{debug, warn};
+
+use super::{
+    CONNECT_WITHIN, Engine, FAILED_AFTER, Member, MemberId, PcRef, Peer, TrackId, Transmit,
+};
+use crate::media::MediaEvent;
+use crate::sfu::negotiation::SubNegotiation;
+
+impl Engine {
+    pub(super) fn add_member(&mut self, now: Instant, room: RoomName, participant: ParticipantId) {
+        if self.ids.contains_key(&(room.clone(), participant.clone())) {
+            return;
+        }
+        let id = MemberId(self.next_member);
+        self.next_member = self.next_member.wrapping_add(1);
+        debug!(member = id.0, "media member added");
+        let others = self.rooms.entry(room.clone()).or_default();
+        let others_now = others.clone();
+        others.push(id);
+        self.ids.insert((room.clone(), participant.clone()), id);
+        self.members.insert(
+            id,
+            Member {
+                room,
+                participant,
+                publisher: None,
+                subscriber: None,
+                published: Vec::new(),
+                opened: Vec::new(),
+                subscribed: HashMap::new(),
+                negotiation: SubNegotiation::default(),
+                failure_reported: false,
+            },
+        );
+        // Subscribe the newcomer to everything already published.
+        let mut any = false;
+        for other in others_now {
+            let tracks: Vec<(TrackId, ParticipantId, TrackSource)> = match self.members.get(&other)
+            {
+                Some(m) => m
+                    .published
+                    .iter()
+                    .map(|t| (t.id, m.participant.clone(), t.source))
+                    .collect(),
+                None => continue,
+            };
+            for (track, publisher, source) in tracks {
+                self.subscribe(id, track, publisher, source);
+                any = true;
+            }
+        }
+        if any {
+            self.renegotiate(now, id);
+        }
+    }
+
+    pub(super) fn remove_member(&mut self, now: Instant, id: MemberId) {
+        let Some(mut member) = self.members.remove(&id) else {
+            return;
+        };
+        debug!(member = id.0, "media member removed");
+        self.ids
+            .remove(&(member.room.clone(), member.participant.clone()));
+        if let Some(list) = self.rooms.get_mut(&member.room) {
+            list.retain(|m| *m != id);
+            if list.is_empty() {
+                self.rooms.remove(&member.room);
+            }
+        }
+        for pc in [PcKind::Pub, PcKind::Sub] {
+            self.demux.forget(PcRef { member: id, pc });
+            if let Some(peer) = member.peer_mut(pc) {
+                // Send what closing queues (DTLS close_notify), then drop it.
+                if let Err(err) = peer.pc.close() {
+                    debug!(%err, "closing a peer connection");
+                }
+                while let Some(out) = peer.pc.poll_write() {
+                    self.transmits.push_back(Transmit {
+                        destination: out.transport.peer_addr,
+                        payload: out.message,
+                    });
+                }
+            }
+        }
+        for track in member.subscribed.keys() {
+            if let Some(subs) = self.fanout.get_mut(track) {
+                subs.retain(|m| *m != id);
+            }
+        }
+        let published: Vec<TrackId> = member.published.iter().map(|t| t.id).collect();
+        for track in published {
+            self.unpublished(now, track);
+        }
+    }
+
+    pub(super) fn check_failures(&mut self, now: Instant) {
+        for m in self.members.values_mut() {
+            if m.failure_reported {
+                continue;
+            }
+            let failed = [&m.publisher, &m.subscriber]
+                .into_iter()
+                .flatten()
+                .any(|p| failure_deadline(p).is_some_and(|d| d <= now));
+            if failed {
+                warn!("a member's peer connection failed");
+                m.failure_reported = true;
+                self.events.push_back(MediaEvent::Failed {
+                    room: m.room.clone(),
+                    participant: m.participant.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// When a peer connection counts as failed, if it is in trouble.
+pub(super) fn failure_deadline(peer: &Peer) -> Option<Instant> {
+    let troubled = peer.troubled_since.map(|since| since + FAILED_AFTER);
+    let never = match (peer.ever_connected, peer.started) {
+        (false, Some(started)) => Some(started + CONNECT_WITHIN),
+        _ => None,
+    };
+    match (troubled, never) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

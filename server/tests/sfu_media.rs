@@ -1,0 +1,186 @@
+//! Real WebRTC peers (webrtc-rs, async) publishing and subscribing through
+//! the SFU on 127.0.0.1. The test plays signalling: it calls the
+//! `MediaPlane` API and routes `MediaEvent::Signal` to the peers.
+//!
+//! Each participant has a `pub` and a `sub` peer connection, as in
+//! spec/protocol.md §6. Publishers send RTP whose payloads say who sent
+//! which packet, so that subscribers can check every forwarded payload byte
+//! for byte against what was sent.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+#[path = "support/peers.rs"]
+mod peers;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use peers::{Harness, Source, expected_payload};
+
+/// Long enough for loopback ICE + DTLS (~1 s) on a busy 2-core machine.
+const CONNECT: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_receive_payloads_unchanged_and_each_new_one_triggers_a_pli() {
+    let mut h = Harness::start().await;
+    let alice = h.join("alice0000000000a").await;
+    alice.publish(&mut h, &[Source::Mic, Source::Camera]).await;
+    let alice_ssrcs = alice.sent_ssrcs();
+
+    // Alice is alone: her packets reach nobody (and are counted as dropped).
+    h.wait_until(CONNECT, "alice's pub connects", || alice.pub_connected())
+        .await;
+    let plis_alone = alice.plis(Source::Camera);
+
+    let bob = h.join("bob0000000000000").await;
+    h.wait_until(CONNECT, "bob receives alice's camera and mic", || {
+        bob.received_from("alice0000000000a", Source::Camera) > 20
+            && bob.received_from("alice0000000000a", Source::Mic) > 20
+    })
+    .await;
+    h.wait_until(CONNECT, "bob attaching makes a PLI reach alice", || {
+        alice.plis(Source::Camera) > plis_alone
+    })
+    .await;
+    let plis_after_bob = alice.plis(Source::Camera);
+
+    // Byte for byte: every payload bob got is one alice sent, on the track
+    // its msid names, on an SSRC the SFU chose.
+    let got = bob.received();
+    assert!(!got.is_empty());
+    for packet in &got {
+        assert_eq!(packet.stream, "alice0000000000a");
+        let expected = expected_payload("alice0000000000a", packet.source, packet.index());
+        assert_eq!(
+            packet.payload, expected,
+            "payload altered on {:?}",
+            packet.source
+        );
+        assert!(!alice_ssrcs.contains(&packet.ssrc), "SSRC not rewritten");
+    }
+
+    // A third member attaching asks again (rate limited to one per 500 ms,
+    // but never lost).
+    let carol = h.join("carol00000000000").await;
+    h.wait_until(CONNECT, "carol receives alice's camera", || {
+        carol.received_from("alice0000000000a", Source::Camera) > 10
+    })
+    .await;
+    h.wait_until(
+        CONNECT,
+        "carol attaching makes another PLI reach alice",
+        || alice.plis(Source::Camera) > plis_after_bob,
+    )
+    .await;
+    // Audio is never asked for keyframes.
+    assert_eq!(alice.plis(Source::Mic), 0);
+
+    let stats = h.stats();
+    assert!(stats.forwarded_packets.load(Ordering::Relaxed) > 60);
+    assert!(stats.forwarded_bytes.load(Ordering::Relaxed) > 60 * 100);
+    assert!(h.errors().is_empty(), "unexpected errors: {:?}", h.errors());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribers_pli_reaches_the_publisher() {
+    let mut h = Harness::start().await;
+    let alice = h.join("alice0000000000a").await;
+    alice.publish(&mut h, &[Source::Camera]).await;
+    let bob = h.join("bob0000000000000").await;
+    h.wait_until(CONNECT, "bob receives alice's camera", || {
+        bob.received_from("alice0000000000a", Source::Camera) > 10
+    })
+    .await;
+    // Let the attachment PLI's window pass, then bob asks for a keyframe.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = alice.plis(Source::Camera);
+    bob.send_pli("alice0000000000a", Source::Camera).await;
+    h.wait_until(CONNECT, "bob's PLI is relayed to alice", || {
+        alice.plis(Source::Camera) > before
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_leaving_renegotiates_the_others_and_its_tracks_stop() {
+    let mut h = Harness::start().await;
+    let alice = h.join("alice0000000000a").await;
+    let bob = h.join("bob0000000000000").await;
+    alice.publish(&mut h, &[Source::Mic, Source::Camera]).await;
+    bob.publish(&mut h, &[Source::Camera]).await;
+    h.wait_until(CONNECT, "both receive each other", || {
+        bob.received_from("alice0000000000a", Source::Camera) > 10
+            && bob.received_from("alice0000000000a", Source::Mic) > 10
+            && alice.received_from("bob0000000000000", Source::Camera) > 10
+    })
+    .await;
+    let offers_before = bob.sub_offers().len();
+    assert!(
+        bob.sub_offers().last().is_some_and(|o| o.len() == 2),
+        "bob's sub carries alice's two tracks"
+    );
+
+    h.leave(&alice).await;
+    h.wait_until(
+        CONNECT,
+        "bob gets a new sub offer without alice's tracks",
+        || {
+            bob.sub_offers().len() > offers_before
+                && bob.sub_offers().last().is_some_and(|o| o.is_empty())
+        },
+    )
+    .await;
+    // Nothing of alice's arrives any more.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let settled = bob.received_from("alice0000000000a", Source::Camera);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        bob.received_from("alice0000000000a", Source::Camera),
+        settled
+    );
+    // Bob's own publishing is undisturbed, and a newcomer gets only bob's.
+    let carol = h.join("carol00000000000").await;
+    h.wait_until(CONNECT, "carol receives bob's camera", || {
+        carol.received_from("bob0000000000000", Source::Camera) > 10
+    })
+    .await;
+    assert_eq!(carol.received_from("alice0000000000a", Source::Camera), 0);
+    assert!(carol.sub_offers().iter().all(|o| {
+        o.iter()
+            .all(|t| t.participant.as_str() == "bob0000000000000")
+    }));
+    assert!(h.errors().is_empty(), "unexpected errors: {:?}", h.errors());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_media_port_is_counted_and_harmless() {
+    let mut h = Harness::start().await;
+    let alice = h.join("alice0000000000a").await;
+    alice.publish(&mut h, &[Source::Camera]).await;
+    let bob = h.join("bob0000000000000").await;
+    h.wait_until(CONNECT, "bob receives alice's camera", || {
+        bob.received_from("alice0000000000a", Source::Camera) > 10
+    })
+    .await;
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dropped = h.stats().dropped_packets.load(Ordering::Relaxed);
+    for i in 0..200u32 {
+        let datagram: Vec<u8> = (0..(i % 300)).map(|b| (b * 7 + i) as u8).collect();
+        junk.send_to(&datagram, h.sfu_addr()).unwrap();
+    }
+    h.wait_until(CONNECT, "junk is counted", || {
+        h.stats().dropped_packets.load(Ordering::Relaxed) >= dropped + 200
+    })
+    .await;
+    let before = bob.received_from("alice0000000000a", Source::Camera);
+    h.wait_until(CONNECT, "media keeps flowing", || {
+        bob.received_from("alice0000000000a", Source::Camera) > before + 20
+    })
+    .await;
+    let _ = Arc::clone(&bob);
+    h.stop().await;
+}
