@@ -7,7 +7,11 @@
 //! epoch); the media tasks see only this trait, so they neither know nor
 //! care how keys are made.
 
+use std::sync::{Arc, Mutex};
+
+use sotto_crypto::keys::{KeyRing, MediaSource};
 use sotto_crypto::media::{Codec, MediaError};
+use sotto_crypto::sframe;
 use sotto_proto::{ParticipantId, TrackSource};
 
 /// Why a frame could not be protected or opened. Every one of these means
@@ -58,6 +62,73 @@ pub fn context_of(source: TrackSource) -> u64 {
         TrackSource::Camera => 1,
         TrackSource::Screen => 2,
         TrackSource::ScreenAudio => 3,
+    }
+}
+
+/// The SFrame context (KID layout, spec/mls-profile.md) of a track source.
+pub fn media_source(source: TrackSource) -> MediaSource {
+    match source {
+        TrackSource::Mic => MediaSource::Microphone,
+        TrackSource::Camera => MediaSource::Camera,
+        TrackSource::Screen => MediaSource::ScreenVideo,
+        TrackSource::ScreenAudio => MediaSource::ScreenAudio,
+    }
+}
+
+/// The real thing: the MLS group's media [`KeyRing`], shared between the
+/// connection (which feeds it epochs and acknowledgements) and the media
+/// tasks (which seal and open frames with it).
+#[derive(Debug, Clone)]
+pub struct RingCrypto {
+    ring: Arc<Mutex<KeyRing>>,
+}
+
+impl RingCrypto {
+    /// Frames are sealed and opened with `ring`.
+    pub fn new(ring: Arc<Mutex<KeyRing>>) -> Self {
+        RingCrypto { ring }
+    }
+}
+
+impl FrameCrypto for RingCrypto {
+    fn protect(
+        &self,
+        source: TrackSource,
+        codec: Codec,
+        frame: &[u8],
+    ) -> Result<Vec<u8>, FrameError> {
+        let mut ring = self.ring.lock().map_err(|_| FrameError::NoKey)?;
+        match ring.protect(codec, media_source(source), frame) {
+            Ok(wire) => Ok(wire),
+            Err(MediaError::Sframe(sframe::Error::NoSendingKey)) => Err(FrameError::NoKey),
+            Err(e) => Err(FrameError::Media(e)),
+        }
+    }
+
+    fn unprotect(
+        &self,
+        from: &ParticipantId,
+        source: TrackSource,
+        codec: Codec,
+        wire: &[u8],
+    ) -> Result<Vec<u8>, FrameError> {
+        let opened = {
+            let mut ring = self.ring.lock().map_err(|_| FrameError::NoKey)?;
+            if ring.sending_epoch().is_none() {
+                return Err(FrameError::NoKey);
+            }
+            ring.unprotect(codec, wire)?
+        };
+        // The SFU says whose track this is; the key says who sealed it.
+        // A member's frames replayed on another member's track (or a
+        // camera frame on the mic track) are refused.
+        if opened.origin.participant.as_str() != from.as_str() {
+            return Err(FrameError::WrongSender);
+        }
+        if opened.origin.source != media_source(source) {
+            return Err(FrameError::WrongSource);
+        }
+        Ok(opened.frame)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod media;
 pub mod names;
 pub mod peer;
 pub mod publish;
+pub mod room;
 pub mod sdp;
 pub mod signalling;
 pub mod subscribe;

@@ -98,7 +98,10 @@ async fn recorded_frames_are_the_frames_sent() {
         .await
         .expect("answer");
     publisher.apply_answer(answer).await.expect("apply");
-    publisher.start(Arc::clone(&keys)).await.expect("start");
+    publisher
+        .start(Arc::clone(&keys), None)
+        .await
+        .expect("start");
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut started = 0;

@@ -50,6 +50,19 @@ pub struct Outgoing {
     pub frames: FrameSource,
 }
 
+/// A frame as our encoder (the file) made it, copied when it is sent: what
+/// receivers must get back after decryption. For tests and diagnostics;
+/// it is our own plaintext and never leaves the process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentFrame {
+    /// Which track.
+    pub source: TrackSource,
+    /// Its RTP timestamp.
+    pub timestamp: u32,
+    /// The frame before protection.
+    pub data: Vec<u8>,
+}
+
 /// Counters of one outgoing track.
 #[derive(Debug, Default)]
 pub struct SendCounters {
@@ -222,7 +235,12 @@ impl Publisher {
 
     /// Starts sending: one task per track, pacing frames in real time.
     /// Frames are protected with `crypto`; without a key they are skipped.
-    pub async fn start(&mut self, crypto: Arc<dyn FrameCrypto>) -> Result<(), PeerError> {
+    /// Each frame sent is copied to `sent`, if given.
+    pub async fn start(
+        &mut self,
+        crypto: Arc<dyn FrameCrypto>,
+        sent: Option<mpsc::UnboundedSender<SentFrame>>,
+    ) -> Result<(), PeerError> {
         for o in &mut self.outputs {
             let Some(frames) = o.frames.take() else {
                 continue;
@@ -256,6 +274,7 @@ impl Publisher {
                     ssrc: o.ssrc,
                     payload_type,
                     crypto: Arc::clone(&crypto),
+                    sent: sent.clone(),
                     keyframe,
                     counters: Arc::clone(&o.counters),
                 }
@@ -309,6 +328,7 @@ struct Sending {
     ssrc: u32,
     payload_type: u8,
     crypto: Arc<dyn FrameCrypto>,
+    sent: Option<mpsc::UnboundedSender<SentFrame>>,
     keyframe: Arc<AtomicBool>,
     counters: Arc<SendCounters>,
 }
@@ -343,6 +363,7 @@ impl Sending {
                         .payload(RTP_PAYLOAD_MTU, &Bytes::from(wire))
                         .unwrap_or_default();
                     let last = payloads.len().saturating_sub(1);
+                    let mut written = true;
                     for (i, payload) in payloads.into_iter().enumerate() {
                         let packet = rtp::Packet {
                             header: rtp::header::Header {
@@ -360,10 +381,20 @@ impl Sending {
                         // Before the transport is up the track is unbound and
                         // the write fails: the frame is simply not sent.
                         if self.track.write_rtp(packet).await.is_err() {
+                            written = false;
                             break;
                         }
                     }
-                    self.counters.frames.fetch_add(1, Ordering::Relaxed);
+                    if written {
+                        self.counters.frames.fetch_add(1, Ordering::Relaxed);
+                        if let Some(sent) = &self.sent {
+                            let _ = sent.send(SentFrame {
+                                source: self.source,
+                                timestamp,
+                                data: frame.data.clone(),
+                            });
+                        }
+                    }
                 }
                 // A key arrived in the middle of a group of pictures: start
                 // at the next keyframe, so that receivers can decode at once.

@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 
 use crate::keys::FrameError;
 use crate::media::source::FrameSource;
+pub use crate::publish::SentFrame;
 pub use crate::subscribe::WireFrame;
 
 /// What to do when someone without the link knocks.
@@ -76,6 +77,8 @@ pub struct JoinOptions {
     pub key_ring: KeyRingConfig,
     /// Where to copy every received frame before it is opened.
     pub wire_tap: Option<mpsc::UnboundedSender<WireFrame>>,
+    /// Where to copy every frame we send, before it is protected.
+    pub sent_tap: Option<mpsc::UnboundedSender<SentFrame>>,
 }
 
 impl JoinOptions {
@@ -95,6 +98,7 @@ impl JoinOptions {
             session: SessionConfig::default(),
             key_ring: KeyRingConfig::default(),
             wire_tap: None,
+            sent_tap: None,
         }
     }
 }

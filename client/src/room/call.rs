@@ -9,7 +9,7 @@ use webrtc::media_stream::track_remote::TrackRemote;
 
 use crate::keys::FrameCrypto;
 use crate::peer::{PeerError, PeerEvent, PeerSetup};
-use crate::publish::{Outgoing, Publisher};
+use crate::publish::{Outgoing, Publisher, SentFrame};
 use crate::subscribe::{Receiving, Subscriber};
 
 pub(super) struct Call {
@@ -18,6 +18,7 @@ pub(super) struct Call {
     crypto: Arc<dyn FrameCrypto>,
     receiving: Receiving,
     peer_tx: mpsc::UnboundedSender<PeerEvent>,
+    sent_tap: Option<mpsc::UnboundedSender<SentFrame>>,
     publisher: Option<Publisher>,
     subscriber: Option<Subscriber>,
 }
@@ -29,6 +30,7 @@ impl Call {
         crypto: Arc<dyn FrameCrypto>,
         receiving: Receiving,
         peer_tx: mpsc::UnboundedSender<PeerEvent>,
+        sent_tap: Option<mpsc::UnboundedSender<SentFrame>>,
     ) -> Self {
         Call {
             setup,
@@ -36,6 +38,7 @@ impl Call {
             crypto,
             receiving,
             peer_tx,
+            sent_tap,
             publisher: None,
             subscriber: None,
         }
@@ -63,7 +66,8 @@ impl Call {
     pub(super) async fn on_answer(&mut self, sdp: String) -> Result<(), PeerError> {
         if let Some(p) = &mut self.publisher {
             p.apply_answer(sdp).await?;
-            p.start(Arc::clone(&self.crypto)).await?;
+            p.start(Arc::clone(&self.crypto), self.sent_tap.clone())
+                .await?;
         }
         Ok(())
     }

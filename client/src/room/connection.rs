@@ -9,7 +9,7 @@ use std::time::Duration;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use sotto_crypto::ParticipantId as MlsId;
 use sotto_crypto::admission::RoomSecret;
-use sotto_crypto::keys::KeyRing;
+use sotto_crypto::keys::{KeyRing, KeyRingConfig};
 use sotto_crypto::session::{self, EndReason, Output, Session, SessionError};
 use sotto_proto::{ClientMessage, ErrorCode, ParticipantId, PcKind, Role, SdpKind, ServerMessage};
 use tokio::sync::mpsc;
@@ -194,9 +194,11 @@ impl<'a> Connection<'a> {
                 tap: self.options.wire_tap.clone(),
             },
             peer_tx,
+            self.options.sent_tap.clone(),
         );
         let mut live = Live {
             knocks: self.options.knocks,
+            key_ring: self.options.key_ring,
             events: self.events,
             commands: self.commands,
             ws,
@@ -220,6 +222,7 @@ impl<'a> Connection<'a> {
 /// A connection that has joined.
 struct Live<'a> {
     knocks: KnockPolicy,
+    key_ring: KeyRingConfig,
     events: &'a mpsc::UnboundedSender<Event>,
     commands: &'a mut mpsc::UnboundedReceiver<Command>,
     ws: Signalling,
@@ -260,7 +263,10 @@ impl Live<'_> {
     /// When the session or the key ring next needs `tick`.
     fn deadline(&self) -> Instant {
         let ring = self.ring.lock().ok().and_then(|r| r.poll_timeout());
-        let next = [self.session.poll_timeout(), ring].into_iter().flatten().min();
+        let next = [self.session.poll_timeout(), ring]
+            .into_iter()
+            .flatten()
+            .min();
         match next {
             Some(t) => self.t0 + Duration::from_millis(t.as_millis()),
             None => Instant::now() + Duration::from_secs(3600),
@@ -504,7 +510,14 @@ impl Live<'_> {
             }
             ServerMessage::Refused {} => return Err(Outcome::Ended(Ended::Refused)),
             ServerMessage::BecomeCreator {} => match self.session.handle_become_creator(now) {
-                Ok(()) => {}
+                Ok(()) => {
+                    // A new group starts its epochs at 0 again: it needs a
+                    // ring of its own (mls-profile §7). Its keys come out
+                    // of the session in the next pump.
+                    if let Ok(mut r) = self.ring.lock() {
+                        *r = KeyRing::new(self.key_ring);
+                    }
+                }
                 Err(SessionError::NoSecret) => {
                     let _ = self.ws.send(&ClientMessage::Leave {}).await;
                     return Err(Outcome::Ended(Ended::NeedsSecret));
@@ -533,22 +546,21 @@ impl Live<'_> {
             ServerMessage::Sdp { pc, kind, .. } => {
                 self.warn(format!("unexpected {kind:?} on {pc:?}"));
             }
+            // An empty candidate ends the remote candidates: nothing to do.
             ServerMessage::Ice {
                 pc,
                 candidate,
                 sdp_mid,
                 sdp_mline_index,
-            } => {
-                if !candidate.is_empty() {
-                    let init = RTCIceCandidateInit {
-                        candidate,
-                        sdp_mid,
-                        sdp_mline_index,
-                        ..Default::default()
-                    };
-                    if let Err(e) = self.call.add_candidate(pc, init).await {
-                        self.warn(format!("ICE candidate refused: {e}"));
-                    }
+            } if !candidate.is_empty() => {
+                let init = RTCIceCandidateInit {
+                    candidate,
+                    sdp_mid,
+                    sdp_mline_index,
+                    ..Default::default()
+                };
+                if let Err(e) = self.call.add_candidate(pc, init).await {
+                    self.warn(format!("ICE candidate refused: {e}"));
                 }
             }
             ServerMessage::Error {

@@ -107,7 +107,9 @@ async fn route_to(url: &str) -> Vec<IpAddr> {
         .split('/')
         .next()
         .unwrap_or_default();
-    let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
         && !authority.ends_with(']')
     {
         authority.to_owned()
@@ -134,7 +136,10 @@ async fn route_to(url: &str) -> Vec<IpAddr> {
     if socket.connect(remote).is_err() {
         return Vec::new();
     }
-    socket.local_addr().map(|a| vec![a.ip()]).unwrap_or_default()
+    socket
+        .local_addr()
+        .map(|a| vec![a.ip()])
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -148,7 +153,10 @@ mod tests {
             vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]
         );
         assert_eq!(
-            route_to("ws://localhost:9/ws").await.first().map(|ip| ip.is_loopback()),
+            route_to("ws://localhost:9/ws")
+                .await
+                .first()
+                .map(|ip| ip.is_loopback()),
             Some(true)
         );
     }

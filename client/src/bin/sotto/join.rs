@@ -79,7 +79,10 @@ impl Tally {
                 frames,
                 ..
             } => {
-                *self.frames.entry((participant.clone(), *source)).or_default() += frames;
+                *self
+                    .frames
+                    .entry((participant.clone(), *source))
+                    .or_default() += frames;
             }
             Event::DecryptFailures {
                 participant,
@@ -87,7 +90,10 @@ impl Tally {
                 total,
                 ..
             } => {
-                let f = self.failures.entry((participant.clone(), *source)).or_default();
+                let f = self
+                    .failures
+                    .entry((participant.clone(), *source))
+                    .or_default();
                 *f = (*f).max(*total);
             }
             _ => {}
@@ -95,7 +101,12 @@ impl Tally {
     }
 
     fn print(&self, printer: &Printer) {
-        let mut keys: Vec<_> = self.frames.keys().chain(self.failures.keys()).cloned().collect();
+        let mut keys: Vec<_> = self
+            .frames
+            .keys()
+            .chain(self.failures.keys())
+            .cloned()
+            .collect();
         keys.sort();
         keys.dedup();
         let tracks: Vec<_> = keys

@@ -201,6 +201,6 @@ pub fn event_text(ev: &Event) -> Option<String> {
 }
 
 /// The JSON line printed at exit.
-pub fn ended_json(ended: &Ended, code: i32) -> Value {
+pub fn ended_json(ended: &Ended, code: u8) -> Value {
     json!({"event": "ended", "reason": ended.to_string(), "exit_code": code})
 }
