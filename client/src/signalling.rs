@@ -11,7 +11,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 #[non_exhaustive]
 pub enum SignallingError {
     /// The server could not be reached or refused the WebSocket.
-    #[error("cannot reach the server: {0}")]
+    #[error("cannot open the signalling WebSocket: {0}")]
     Connect(#[source] tokio_tungstenite::tungstenite::Error),
     /// The connection broke.
     #[error("signalling connection failed: {0}")]

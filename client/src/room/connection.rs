@@ -212,6 +212,11 @@ impl<'a> Connection<'a> {
         };
         let outcome = live.run().await;
         live.call.close().await;
+        // Closing ended the received tracks: report them (with their
+        // recordings, now complete).
+        while let Ok(ev) = live.media_rx.try_recv() {
+            live.on_media(ev);
+        }
         if !matches!(outcome, Outcome::Lost { .. }) {
             live.ws.close().await;
         }

@@ -30,7 +30,8 @@ Exit codes:
   6  the connection was lost (with --no-reconnect)
   7  a commit removed us from the group
   8  refused a group not bound to this room (someone without the link made it)
-  9  the room is empty and we have no link secret to open it";
+  9  the room is empty and we have no link secret to open it
+";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
