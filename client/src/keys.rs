@@ -204,3 +204,85 @@ pub(crate) mod fixed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use sotto_crypto::Instant;
+    use sotto_crypto::ParticipantId as MlsId;
+    use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig};
+    use sotto_crypto::media::Codec;
+    use sotto_proto::{ParticipantId, TrackSource};
+
+    use super::{FrameCrypto, FrameError, RingCrypto};
+
+    /// The crypto of the member at `own` in a two-member epoch.
+    fn member(own: u32) -> RingCrypto {
+        let members = vec![
+            (0, MlsId::new("alice").expect("id")),
+            (1, MlsId::new("bob").expect("id")),
+        ];
+        let mut ring = KeyRing::new(KeyRingConfig::default());
+        ring.add_epoch(EpochKeys::new(3, [7; 16], own, members), Instant::ZERO)
+            .expect("first epoch");
+        RingCrypto::new(Arc::new(Mutex::new(ring)))
+    }
+
+    // A keyframe (bit 0 of byte 0 clear) with a body.
+    const FRAME: [u8; 40] = [0x10; 40];
+
+    #[test]
+    fn frames_open_only_on_their_senders_track_and_source() {
+        let (alice, bob) = (member(0), member(1));
+        let from_alice = ParticipantId("alice".into());
+        let wire = alice
+            .protect(TrackSource::Camera, Codec::Vp8, &FRAME)
+            .expect("alice has a sending key");
+        assert_ne!(&wire[10..], &FRAME[10..]);
+        let opened = bob.unprotect(&from_alice, TrackSource::Camera, Codec::Vp8, &wire);
+        assert_eq!(opened.as_deref(), Ok(&FRAME[..]));
+
+        // The same sealing presented as bob's track (a server swapping
+        // tracks), or as alice's screen: refused.
+        let wire = alice
+            .protect(TrackSource::Camera, Codec::Vp8, &FRAME)
+            .expect("sealed");
+        let as_bob = ParticipantId("bob".into());
+        assert_eq!(
+            member(1).unprotect(&as_bob, TrackSource::Camera, Codec::Vp8, &wire),
+            Err(FrameError::WrongSender)
+        );
+        assert_eq!(
+            member(1).unprotect(&from_alice, TrackSource::Screen, Codec::Vp8, &wire),
+            Err(FrameError::WrongSource)
+        );
+        // A replayed frame does not open twice.
+        assert!(matches!(
+            bob.unprotect(&from_alice, TrackSource::Camera, Codec::Vp8, &wire)
+                .and_then(|_| bob.unprotect(&from_alice, TrackSource::Camera, Codec::Vp8, &wire)),
+            Err(FrameError::Media(_))
+        ));
+    }
+
+    #[test]
+    fn without_keys_nothing_is_sent_or_opened() {
+        let empty = RingCrypto::new(Arc::new(Mutex::new(KeyRing::new(KeyRingConfig::default()))));
+        assert_eq!(
+            empty.protect(TrackSource::Mic, Codec::Opus, &FRAME),
+            Err(FrameError::NoKey)
+        );
+        let wire = member(0)
+            .protect(TrackSource::Mic, Codec::Opus, &FRAME)
+            .expect("sealed");
+        assert_eq!(
+            empty.unprotect(
+                &ParticipantId("alice".into()),
+                TrackSource::Mic,
+                Codec::Opus,
+                &wire
+            ),
+            Err(FrameError::NoKey)
+        );
+    }
+}
