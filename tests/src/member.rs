@@ -22,6 +22,8 @@ pub struct Spec {
     pub send: bool,
     /// What to do with knocks.
     pub knocks: KnockPolicy,
+    /// Join again as a new participant when the connection is lost.
+    pub reconnect: bool,
 }
 
 impl Spec {
@@ -31,6 +33,7 @@ impl Spec {
             name: name.into(),
             send: true,
             knocks: KnockPolicy::Ask,
+            reconnect: false,
         }
     }
 
@@ -76,7 +79,7 @@ impl Member {
         let mut options = JoinOptions::new(link.clone(), identity);
         options.name = Some(spec.name.clone());
         options.knocks = spec.knocks;
-        options.reconnect = false;
+        options.reconnect = spec.reconnect;
         if spec.send {
             options.video =
                 Some(FrameSource::vp8_ivf(fixtures::PATTERN_IVF).expect("the video fixture"));

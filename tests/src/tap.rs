@@ -16,6 +16,7 @@ pub struct SignallingTap {
     /// Where clients connect instead of the server.
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<String>>>,
+    relays: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -26,10 +27,12 @@ impl SignallingTap {
         let addr = listener.local_addr().expect("bound");
         let seen: Arc<Mutex<Vec<String>>> = Arc::default();
         let store = Arc::clone(&seen);
+        let relays: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let running = Arc::clone(&relays);
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let store = Arc::clone(&store);
-                tokio::spawn(async move {
+                let relay = tokio::spawn(async move {
                     let Ok(client) = tokio_tungstenite::accept_async(tcp).await else {
                         return;
                     };
@@ -64,9 +67,23 @@ impl SignallingTap {
                         () = down => {}
                     }
                 });
+                running.lock().expect("not poisoned").push(relay);
             }
         });
-        SignallingTap { addr, seen, task }
+        SignallingTap {
+            addr,
+            seen,
+            relays,
+            task,
+        }
+    }
+
+    /// Breaks every connection relayed so far, without a closing
+    /// handshake: both ends see their socket fail, as when a network drops.
+    pub fn cut(&self) {
+        for relay in self.relays.lock().expect("not poisoned").drain(..) {
+            relay.abort();
+        }
     }
 
     /// `http://127.0.0.1:PORT`, for room links.

@@ -6,5 +6,6 @@
 
 mod a_killed_member_is_removed;
 mod a_leaver_cannot_decrypt_later_frames;
+mod a_lost_connection_joins_again;
 mod knockers_wait_for_a_member;
 mod three_members_record_each_other;
