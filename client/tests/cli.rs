@@ -104,10 +104,15 @@ struct Proc {
 
 impl Proc {
     fn join(link: &str, name: &str, record: &Path) -> Proc {
+        let record = record.to_str().expect("utf-8 path");
+        Proc::start(&[link, "--name", name, "--record", record])
+    }
+
+    /// `sotto join --json --no-reconnect ARGS...`.
+    fn start(args: &[&str]) -> Proc {
         let mut child = sotto()
-            .args(["join", link, "--json", "--no-reconnect", "--name", name])
-            .arg("--record")
-            .arg(record)
+            .args(["join", "--json", "--no-reconnect"])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -187,8 +192,13 @@ fn count(events: &[Value], kind: &str) -> usize {
     events.iter().filter(|e| e["event"] == kind).count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_processes_share_a_call_and_survive_one_being_killed() {
+/// The real server with its SFU on 127.0.0.1, ephemeral ports; send on
+/// the channel to stop it.
+async fn start_server() -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let mut config = Config {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         ..Config::default()
@@ -202,6 +212,35 @@ async fn three_processes_share_a_call_and_survive_one_being_killed() {
     let serving = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
+    (addr, stop, serving)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_knock_exits_4_and_an_empty_room_without_secret_exits_9() {
+    let (addr, stop, serving) = start_server().await;
+    let secret = RoomSecret::generate().expect("randomness");
+    let bare = format!("http://{addr}/cli-knock-1");
+    let link = format!("{bare}#{}", secret.to_fragment().as_str());
+
+    // Nobody there yet: without the secret the room cannot be opened.
+    let (code, out, _) = run(&["join", &bare, "--json", "--no-video", "--no-audio"]);
+    assert_eq!(code, 9, "{out}");
+
+    let alice = Proc::start(&[&link, "--refuse-knocks", "--no-audio"]);
+    alice
+        .wait_for("alice opening the room", |ev| count(ev, "joined") > 0)
+        .await;
+    let (code, out, _) = run(&["join", &bare, "--json", "--no-video", "--no-audio"]);
+    assert!(out.contains("\"knocking\":true"), "{out}");
+    assert_eq!(code, 4);
+    drop(alice);
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_share_a_call_and_survive_one_being_killed() {
+    let (addr, stop, serving) = start_server().await;
     let secret = RoomSecret::generate().expect("randomness");
     let link = format!("http://{addr}/cli-room-1#{}", secret.to_fragment().as_str());
     let dirs: Vec<_> = (0..3)
