@@ -301,7 +301,8 @@ async fn three_processes_share_a_call_and_survive_one_being_killed() {
         // A frame sealed with an epoch the receiver does not hold yet can
         // slip through when a sender switches on the 1.5 s timeout instead
         // of everyone's ack (a loaded machine, three debug processes). Seen
-        // once in ~15 runs, one audio frame; more would be a bug.
+        // once in ~15 runs, one audio frame, before acks were sent only
+        // after the keys were in the ring; more would be a bug.
         assert!(
             tracks
                 .iter()

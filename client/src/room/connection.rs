@@ -340,6 +340,13 @@ impl Live<'_> {
     async fn pump(&mut self) -> Step {
         loop {
             let mut idle = true;
+            // Events first: a new epoch's keys must be in the ring before
+            // our `ack` for it leaves, or a sender that switches on that
+            // ack could reach us with frames we cannot open yet.
+            while let Some(ev) = self.session.poll_event() {
+                idle = false;
+                self.on_mls(ev).await?;
+            }
             while let Some(out) = self.session.poll_output() {
                 idle = false;
                 let msg = match out {
@@ -357,10 +364,6 @@ impl Live<'_> {
                     _ => continue,
                 };
                 self.send(&msg).await?;
-            }
-            while let Some(ev) = self.session.poll_event() {
-                idle = false;
-                self.on_mls(ev).await?;
             }
             if idle {
                 return Ok(());
