@@ -134,13 +134,13 @@ impl Run {
         writeln!(
             md,
             "Machine: {} × {}, kernel {}. Server pinned to core {}, load on the others. \
-             Load average at start {:?}, at end {:?} (the machine is shared: other builds ran meanwhile).\n",
+             Load average (1, 5, 15 min) at start {}, at end {} (the machine is shared: other builds ran meanwhile).\n",
             m["nproc"],
             m["cpu_model"].as_str().unwrap_or("?"),
             m["kernel"].as_str().unwrap_or("?"),
             m["server_core"],
-            self.load_start,
-            load_end
+            show_load(self.load_start),
+            show_load(load_end)
         )?;
         writeln!(
             md,
@@ -222,6 +222,14 @@ impl Run {
         }
         std::fs::write(out.join("results.md"), md)?;
         Ok(())
+    }
+}
+
+/// Load averages as `1.00 / 2.00 / 3.00`, or `unknown`.
+fn show_load(l: Option<[f64; 3]>) -> String {
+    match l {
+        Some([a, b, c]) => format!("{a:.2} / {b:.2} / {c:.2}"),
+        None => "unknown".to_owned(),
     }
 }
 
