@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Writes a seed corpus for the fuzz targets from spec/vectors (RFC 9605).
+"""Writes a seed corpus for the fuzz targets: SFrame from spec/vectors
+(RFC 9605), signalling from the examples in spec/protocol.md plus room
+names and links. The MLS seeds for session_input come from a real room:
+`cargo run -p sotto-crypto --example mls_seed_corpus -- fuzz/corpus/session_input`.
 
 Run from fuzz/: ./seeds.py  (writes corpus/<target>/...; corpus/ is not committed)
 """
@@ -31,4 +34,15 @@ vp8_delta = bytes([0x31, 0x07, 0x00]) + bytes(range(30))
 for name, codec, frame in [("opus", 0, b"\xfc" + bytes(20)), ("vp8key", 1, vp8_key),
                            ("vp8delta", 1, vp8_delta), ("vp9", 2, bytes(range(25)))]:
     put("media_unprotect", name, bytes([codec]) + frame)
+# Every one-line JSON example of the signalling spec, both directions.
+lines = (here.parent / "spec/protocol.md").read_text().splitlines()
+n = 0
+for i, line in enumerate(lines):
+    if line.strip() in ("```json client", "```json server"):
+        put("signalling", f"spec-{n}", lines[i + 1].encode())
+        n += 1
+for i, text in enumerate(["quiet-otter-lamp-42", "ws", "-bad-", "a" * 65,
+                          "https://sotto.example.org/quiet-otter-lamp-42#c2VjcmV0c2VjcmV0c2Vj",
+                          "http://127.0.0.1:8080/room-1/", "https://h/room?x=1#s"]):
+    put("signalling", f"name-{i}", text.encode())
 print("corpus written to", here / "corpus")

@@ -47,7 +47,24 @@ pub(crate) struct Member {
     /// KeyPackage is used once), by hash reference.
     used_key_packages: HashSet<Vec<u8>>,
     in_flight: Option<InFlight>,
+    /// The epoch in which our last commit lost (`stale_epoch`): we commit
+    /// nothing more until the winner moved us on. Retrying at once would
+    /// loop as fast as the server answers if the winner never arrives.
+    lost_in: Option<u64>,
+    /// A commit that authenticated but was relayed as from someone else:
+    /// refused, but kept, because processing it used up its sender's
+    /// ratchet generation (openmls applies the ratchet step on success),
+    /// so the same bytes relayed under the right name must still apply.
+    mislabelled: Option<Mislabelled>,
     next_self_update: Instant,
+}
+
+struct Mislabelled {
+    epoch: u64,
+    bytes: Vec<u8>,
+    sender: u32,
+    actual: Result<ParticipantId, String>,
+    staged: Box<StagedCommit>,
 }
 
 impl Member {
@@ -68,6 +85,8 @@ impl Member {
             departed: HashSet::new(),
             used_key_packages: HashSet::new(),
             in_flight: None,
+            lost_in: None,
+            mislabelled: None,
             next_self_update: now,
         };
         m.schedule_self_update(ctx, now);
@@ -299,33 +318,56 @@ impl Member {
                 got: epoch,
             });
         }
-        let pm = Self::private_message(Input::Commit, bytes, ContentType::Commit)?;
-        if pm.epoch().as_u64() != expected {
-            return Err(SessionError::WrongEpoch {
-                expected,
-                got: pm.epoch().as_u64(),
-            });
-        }
-        // Our own pending commit (if any) stays until the winner is known
-        // to be valid: merging the winner discards it.
-        let processed = self
-            .group
-            .process_message(&ctx.provider, pm)
-            .map_err(|e| rejected(Input::Commit, e))?;
-        let Sender::Member(sender) = processed.sender() else {
-            return Err(rejected(Input::Commit, "commit from a non-member"));
+        let same = |m: &Mislabelled| m.epoch == expected && m.bytes == bytes;
+        let kept = match &self.mislabelled {
+            Some(m) if same(m) => self.mislabelled.take(),
+            _ => None,
         };
-        let sender = *sender;
-        let actual = group::participant_of(processed.credential());
+        let (sender, actual, staged) = match kept {
+            Some(m) => (m.sender, m.actual, m.staged),
+            None => {
+                let pm = Self::private_message(Input::Commit, bytes, ContentType::Commit)?;
+                if pm.epoch().as_u64() != expected {
+                    return Err(SessionError::WrongEpoch {
+                        expected,
+                        got: pm.epoch().as_u64(),
+                    });
+                }
+                // Our own pending commit (if any) stays until the winner is
+                // known to be valid: merging the winner discards it.
+                let processed = self
+                    .group
+                    .process_message(&ctx.provider, pm)
+                    .map_err(|e| rejected(Input::Commit, e))?;
+                let Sender::Member(sender) = processed.sender() else {
+                    return Err(rejected(Input::Commit, "commit from a non-member"));
+                };
+                let sender = sender.u32();
+                let actual = group::participant_of(processed.credential());
+                let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content()
+                else {
+                    return Err(rejected(Input::Commit, "not a commit"));
+                };
+                (sender, actual, staged)
+            }
+        };
         if actual.as_ref() != Ok(from) {
-            return Err(SessionError::SenderMismatch {
+            let err = SessionError::SenderMismatch {
                 claimed: from.clone(),
-                actual: group::identity_text(processed.credential()),
+                actual: match &actual {
+                    Ok(p) => p.as_str().to_owned(),
+                    Err(e) => e.clone(),
+                },
+            };
+            self.mislabelled = Some(Mislabelled {
+                epoch: expected,
+                bytes: bytes.to_vec(),
+                sender,
+                actual,
+                staged,
             });
+            return Err(err);
         }
-        let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
-            return Err(rejected(Input::Commit, "not a commit"));
-        };
         self.check_adds(&staged)?;
         if let Some(k) = &ctx.admission {
             let next = staged.group_context();
@@ -334,6 +376,7 @@ impl Member {
             }
         }
         self.record_key_packages(ctx, &staged);
+        self.mislabelled = None;
         let removed = staged.self_removed();
         self.group
             .merge_staged_commit(&ctx.provider, *staged)
@@ -342,10 +385,7 @@ impl Member {
         if removed {
             return Ok(Some(EndReason::Removed));
         }
-        let committer = self
-            .roster
-            .get(&sender.u32())
-            .map(|m| m.participant.clone());
+        let committer = self.roster.get(&sender).map(|m| m.participant.clone());
         self.after_epoch_change(ctx, committer, now)?;
         Ok(None)
     }
@@ -434,8 +474,15 @@ impl Member {
             self.group
                 .clear_pending_commit(ctx.provider.storage())
                 .map_err(internal)?;
+            self.lost_in = Some(self.epoch());
         }
         Ok(())
+    }
+
+    /// Whether our last commit lost in this epoch: then we wait for the
+    /// winner before committing again.
+    fn waiting_for_winner(&self) -> bool {
+        self.lost_in == Some(self.epoch())
     }
 
     pub(crate) fn handle_application(

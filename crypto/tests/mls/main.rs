@@ -6,7 +6,9 @@ mod harness;
 
 mod chat_and_names_stay_inside_mls;
 mod cheating_delivery_service_is_refused;
+mod cheating_delivery_service_is_visible;
 mod concurrent_commits_converge;
+mod forged_frames_are_dropped;
 mod knocks_are_accepted_or_refused;
 mod malformed_input_is_an_error_not_a_panic;
 mod members_join_and_share_media;

@@ -62,7 +62,7 @@ impl Member {
 
     /// When this member commits the pending changes, if it has any.
     fn commit_deadline(&self, ctx: &Ctx) -> Option<Instant> {
-        if self.in_flight.is_some() {
+        if self.in_flight.is_some() || self.waiting_for_winner() {
             return None;
         }
         let since = self.pending_since?;
@@ -81,7 +81,8 @@ impl Member {
     }
 
     pub(crate) fn poll_timeout(&self, ctx: &Ctx) -> Option<Instant> {
-        let update = self.in_flight.is_none().then_some(self.next_self_update);
+        let update = (self.in_flight.is_none() && !self.waiting_for_winner())
+            .then_some(self.next_self_update);
         [self.commit_deadline(ctx), update]
             .into_iter()
             .flatten()
@@ -89,7 +90,7 @@ impl Member {
     }
 
     pub(crate) fn tick(&mut self, ctx: &mut Ctx, now: Instant) -> Result<(), SessionError> {
-        if self.in_flight.is_some() {
+        if self.in_flight.is_some() || self.waiting_for_winner() {
             return Ok(());
         }
         let due =

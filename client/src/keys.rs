@@ -1,0 +1,288 @@
+//! What the media path needs from the key schedule.
+//!
+//! Senders protect each frame of a source with that source's current key;
+//! receivers open a frame and check that its key belongs to the participant
+//! and source whose track carried it. The MLS session provides the real
+//! implementation (per-epoch SFrame keys, KIDs naming context, leaf and
+//! epoch); the media tasks see only this trait, so they neither know nor
+//! care how keys are made.
+
+use std::sync::{Arc, Mutex};
+
+use sotto_crypto::keys::{KeyRing, MediaSource};
+use sotto_crypto::media::{Codec, MediaError};
+use sotto_crypto::sframe;
+use sotto_proto::{ParticipantId, TrackSource};
+
+/// Why a frame could not be protected or opened. Every one of these means
+/// the frame is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// No key yet (not a member, or the sender's epoch is unknown).
+    #[error("no key for this frame yet")]
+    NoKey,
+    /// The frame did not parse, authenticate or pass the replay window.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The frame opened, but with the key of another member than the one
+    /// whose track carried it.
+    #[error("frame keyed by another member than the track's owner")]
+    WrongSender,
+    /// The frame opened with the key of another source of the member (e.g.
+    /// screen frames on the camera track).
+    #[error("frame keyed for another source than its track's")]
+    WrongSource,
+}
+
+/// Protects outgoing frames and opens incoming ones.
+pub trait FrameCrypto: Send + Sync + 'static {
+    /// Protects one encoded frame of our `source`.
+    fn protect(
+        &self,
+        source: TrackSource,
+        codec: Codec,
+        frame: &[u8],
+    ) -> Result<Vec<u8>, FrameError>;
+
+    /// Opens a frame that arrived on `from`'s `source` track.
+    fn unprotect(
+        &self,
+        from: &ParticipantId,
+        source: TrackSource,
+        codec: Codec,
+        wire: &[u8],
+    ) -> Result<Vec<u8>, FrameError>;
+}
+
+/// SFrame context numbers of the KID layout (spec: mls-profile, "KID").
+pub fn context_of(source: TrackSource) -> u64 {
+    match source {
+        TrackSource::Mic => 0,
+        TrackSource::Camera => 1,
+        TrackSource::Screen => 2,
+        TrackSource::ScreenAudio => 3,
+    }
+}
+
+/// The SFrame context (KID layout, spec/mls-profile.md) of a track source.
+pub fn media_source(source: TrackSource) -> MediaSource {
+    match source {
+        TrackSource::Mic => MediaSource::Microphone,
+        TrackSource::Camera => MediaSource::Camera,
+        TrackSource::Screen => MediaSource::ScreenVideo,
+        TrackSource::ScreenAudio => MediaSource::ScreenAudio,
+    }
+}
+
+/// The real thing: the MLS group's media [`KeyRing`], shared between the
+/// connection (which feeds it epochs and acknowledgements) and the media
+/// tasks (which seal and open frames with it).
+#[derive(Debug, Clone)]
+pub struct RingCrypto {
+    ring: Arc<Mutex<KeyRing>>,
+}
+
+impl RingCrypto {
+    /// Frames are sealed and opened with `ring`.
+    pub fn new(ring: Arc<Mutex<KeyRing>>) -> Self {
+        RingCrypto { ring }
+    }
+}
+
+impl FrameCrypto for RingCrypto {
+    fn protect(
+        &self,
+        source: TrackSource,
+        codec: Codec,
+        frame: &[u8],
+    ) -> Result<Vec<u8>, FrameError> {
+        let mut ring = self.ring.lock().map_err(|_| FrameError::NoKey)?;
+        match ring.protect(codec, media_source(source), frame) {
+            Ok(wire) => Ok(wire),
+            Err(MediaError::Sframe(sframe::Error::NoSendingKey)) => Err(FrameError::NoKey),
+            Err(e) => Err(FrameError::Media(e)),
+        }
+    }
+
+    fn unprotect(
+        &self,
+        from: &ParticipantId,
+        source: TrackSource,
+        codec: Codec,
+        wire: &[u8],
+    ) -> Result<Vec<u8>, FrameError> {
+        let opened = {
+            let mut ring = self.ring.lock().map_err(|_| FrameError::NoKey)?;
+            if ring.sending_epoch().is_none() {
+                return Err(FrameError::NoKey);
+            }
+            ring.unprotect(codec, wire)?
+        };
+        // The SFU says whose track this is; the key says who sealed it.
+        // A member's frames replayed on another member's track (or a
+        // camera frame on the mic track) are refused.
+        if opened.origin.participant.as_str() != from.as_str() {
+            return Err(FrameError::WrongSender);
+        }
+        if opened.origin.source != media_source(source) {
+            return Err(FrameError::WrongSource);
+        }
+        Ok(opened.frame)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixed {
+    //! One pre-shared base key, for testing the media path without a group:
+    //! KID = context, and every peer is "the" sender.
+
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use sotto_crypto::media::{self, Codec};
+    use sotto_crypto::sframe::{CipherSuite, KeyId, ReceiverContext, SenderContext};
+    use sotto_proto::{ParticipantId, TrackSource};
+
+    use super::{FrameCrypto, FrameError, context_of};
+
+    pub(crate) struct FixedKeys {
+        base: [u8; 16],
+        tx: Mutex<HashMap<TrackSource, SenderContext>>,
+        rx: Mutex<ReceiverContext>,
+    }
+
+    impl FixedKeys {
+        pub(crate) fn new(base: [u8; 16]) -> Self {
+            let mut rx = ReceiverContext::new(CipherSuite::default());
+            for c in 0..4 {
+                rx.add_key(KeyId(c), &base).expect("key");
+            }
+            FixedKeys {
+                base,
+                tx: Mutex::new(HashMap::new()),
+                rx: Mutex::new(rx),
+            }
+        }
+    }
+
+    impl FrameCrypto for FixedKeys {
+        fn protect(
+            &self,
+            source: TrackSource,
+            codec: Codec,
+            frame: &[u8],
+        ) -> Result<Vec<u8>, FrameError> {
+            let mut tx = self.tx.lock().map_err(|_| FrameError::NoKey)?;
+            let ctx = match tx.entry(source) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                    SenderContext::new(
+                        CipherSuite::default(),
+                        KeyId(context_of(source)),
+                        &self.base,
+                    )
+                    .map_err(|_| FrameError::NoKey)?,
+                ),
+            };
+            Ok(media::protect(codec, ctx, frame)?)
+        }
+
+        fn unprotect(
+            &self,
+            _from: &ParticipantId,
+            source: TrackSource,
+            codec: Codec,
+            wire: &[u8],
+        ) -> Result<Vec<u8>, FrameError> {
+            let mut rx = self.rx.lock().map_err(|_| FrameError::NoKey)?;
+            let u = media::unprotect(codec, &mut *rx, wire)?;
+            if u.kid != KeyId(context_of(source)) {
+                return Err(FrameError::WrongSource);
+            }
+            Ok(u.frame)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use sotto_crypto::Instant;
+    use sotto_crypto::ParticipantId as MlsId;
+    use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig};
+    use sotto_crypto::media::Codec;
+    use sotto_proto::{ParticipantId, TrackSource};
+
+    use super::{FrameCrypto, FrameError, RingCrypto};
+
+    /// The crypto of the member at `own` in a two-member epoch.
+    fn member(own: u32) -> RingCrypto {
+        let members = vec![
+            (0, MlsId::new("alice").expect("id")),
+            (1, MlsId::new("bob").expect("id")),
+        ];
+        let mut ring = KeyRing::new(KeyRingConfig::default());
+        ring.add_epoch(EpochKeys::new(3, [7; 16], own, members), Instant::ZERO)
+            .expect("first epoch");
+        RingCrypto::new(Arc::new(Mutex::new(ring)))
+    }
+
+    // A keyframe (bit 0 of byte 0 clear) with a body.
+    const FRAME: [u8; 40] = [0x10; 40];
+
+    #[test]
+    fn frames_open_only_on_their_senders_track_and_source() {
+        let (alice, bob) = (member(0), member(1));
+        let from_alice = ParticipantId("alice".into());
+        let wire = alice
+            .protect(TrackSource::Camera, Codec::Vp8, &FRAME)
+            .expect("alice has a sending key");
+        assert_ne!(&wire[10..], &FRAME[10..]);
+        let opened = bob.unprotect(&from_alice, TrackSource::Camera, Codec::Vp8, &wire);
+        assert_eq!(opened.as_deref(), Ok(&FRAME[..]));
+
+        // The same sealing presented as bob's track (a server swapping
+        // tracks), or as alice's screen: refused.
+        let wire = alice
+            .protect(TrackSource::Camera, Codec::Vp8, &FRAME)
+            .expect("sealed");
+        let as_bob = ParticipantId("bob".into());
+        assert_eq!(
+            member(1).unprotect(&as_bob, TrackSource::Camera, Codec::Vp8, &wire),
+            Err(FrameError::WrongSender)
+        );
+        assert_eq!(
+            member(1).unprotect(&from_alice, TrackSource::Screen, Codec::Vp8, &wire),
+            Err(FrameError::WrongSource)
+        );
+        // A replayed frame does not open twice.
+        assert!(matches!(
+            bob.unprotect(&from_alice, TrackSource::Camera, Codec::Vp8, &wire)
+                .and_then(|_| bob.unprotect(&from_alice, TrackSource::Camera, Codec::Vp8, &wire)),
+            Err(FrameError::Media(_))
+        ));
+    }
+
+    #[test]
+    fn without_keys_nothing_is_sent_or_opened() {
+        let empty = RingCrypto::new(Arc::new(Mutex::new(KeyRing::new(KeyRingConfig::default()))));
+        assert_eq!(
+            empty.protect(TrackSource::Mic, Codec::Opus, &FRAME),
+            Err(FrameError::NoKey)
+        );
+        let wire = member(0)
+            .protect(TrackSource::Mic, Codec::Opus, &FRAME)
+            .expect("sealed");
+        assert_eq!(
+            empty.unprotect(
+                &ParticipantId("alice".into()),
+                TrackSource::Mic,
+                Codec::Opus,
+                &wire
+            ),
+            Err(FrameError::NoKey)
+        );
+    }
+}

@@ -1,3 +1,0 @@
-//! sotto: the native participant.
-
-fn main() {}

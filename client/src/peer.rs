@@ -1,0 +1,212 @@
+//! Peer connections to the SFU, with the `webrtc` crate's async layer.
+//!
+//! Each member has two (spec §6): `pub`, offered by us, sending our tracks;
+//! `sub`, offered by the server, receiving everyone else's. Both are built
+//! here the same way: Opus and VP8 only, NACK and RTCP reports, and an
+//! interceptor that lets keyframe requests through to the application (by
+//! default incoming RTCP stops inside the interceptor chain).
+
+mod keyframe;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use rtc::interceptor::{Registry, Slot};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports,
+};
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::peer_connection::transport::RTCIceCandidateInit;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use sotto_proto::{IceServer, PcKind};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState,
+};
+
+pub use keyframe::is_keyframe_request;
+
+/// A peer connection, shareable between tasks.
+pub type Pc = Arc<dyn PeerConnection>;
+
+/// Payload type we offer for Opus (what browsers use).
+pub const OPUS_PT: u8 = 111;
+/// Payload type we offer for VP8.
+pub const VP8_PT: u8 = 96;
+
+/// What a peer connection tells the room.
+pub enum PeerEvent {
+    /// A local ICE candidate to trickle; `None` at the end of gathering.
+    Candidate {
+        /// Which connection.
+        pc: PcKind,
+        /// The candidate.
+        candidate: Option<RTCIceCandidateInit>,
+    },
+    /// The connection's state changed.
+    State {
+        /// Which connection.
+        pc: PcKind,
+        /// The new state.
+        state: RTCPeerConnectionState,
+    },
+    /// A remote track started (on `sub`).
+    Track {
+        /// Which connection.
+        pc: PcKind,
+        /// The track.
+        track: Arc<dyn TrackRemote>,
+    },
+}
+
+impl std::fmt::Debug for PeerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PeerEvent::Candidate { pc, candidate } => f
+                .debug_struct("Candidate")
+                .field("pc", pc)
+                .field("end", &candidate.is_none())
+                .finish(),
+            PeerEvent::State { pc, state } => f
+                .debug_struct("State")
+                .field("pc", pc)
+                .field("state", state)
+                .finish(),
+            PeerEvent::Track { pc, .. } => f.debug_struct("Track").field("pc", pc).finish(),
+        }
+    }
+}
+
+/// Where and how peer connections are made.
+#[derive(Debug, Clone, Default)]
+pub struct PeerSetup {
+    /// STUN/TURN servers (from the server's `joined`).
+    pub ice_servers: Vec<IceServer>,
+    /// Local addresses to bind UDP sockets to (`ip:0`). Empty: every
+    /// non-loopback interface.
+    pub bind: Vec<IpAddr>,
+}
+
+/// A failure of the WebRTC stack.
+#[derive(Debug, thiserror::Error)]
+#[error("WebRTC: {0}")]
+pub struct PeerError(#[from] pub webrtc::error::Error);
+
+struct Handler {
+    pc: PcKind,
+    events: mpsc::UnboundedSender<PeerEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let _ = self.events.send(PeerEvent::Candidate {
+                pc: self.pc,
+                candidate: Some(init),
+            });
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.events.send(PeerEvent::Candidate {
+                pc: self.pc,
+                candidate: None,
+            });
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.events.send(PeerEvent::State { pc: self.pc, state });
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.events.send(PeerEvent::Track { pc: self.pc, track });
+    }
+}
+
+fn media_engine() -> Result<MediaEngine, PeerError> {
+    let mut engine = MediaEngine::default();
+    engine.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_OPUS.to_owned(),
+                clock_rate: 48_000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+                rtcp_feedback: vec![],
+            },
+            payload_type: OPUS_PT,
+        },
+        RtpCodecKind::Audio,
+    )?;
+    engine.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_VP8.to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: String::new(),
+                rtcp_feedback: vec![],
+            },
+            payload_type: VP8_PT,
+        },
+        RtpCodecKind::Video,
+    )?;
+    Ok(engine)
+}
+
+/// Builds one of a member's two peer connections. Its events go to
+/// `events`.
+pub async fn build(
+    pc: PcKind,
+    setup: &PeerSetup,
+    events: mpsc::UnboundedSender<PeerEvent>,
+) -> Result<Pc, PeerError> {
+    let mut engine = media_engine()?;
+    let registry = configure_nack(Registry::new(), &mut engine);
+    let registry = configure_rtcp_reports(registry);
+    // Last in the chain, so the interceptors above have seen all RTCP.
+    let registry = registry.with(Slot::from(14_000), keyframe::KeyframeRequests::default());
+    let ice_servers = setup
+        .ice_servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        })
+        .collect();
+    let config = RTCConfigurationBuilder::new()
+        .with_ice_servers(ice_servers)
+        .build();
+    let bind: Vec<String> = if setup.bind.is_empty() {
+        vec!["0.0.0.0:0".to_owned()]
+    } else {
+        setup
+            .bind
+            .iter()
+            .map(|ip| format!("{}:0", bracket(*ip)))
+            .collect()
+    };
+    let conn = PeerConnectionBuilder::new()
+        .with_configuration(config)
+        .with_media_engine(engine)
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(Handler { pc, events }))
+        .with_udp_addrs(bind)
+        .build()
+        .await?;
+    Ok(Arc::new(conn))
+}
+
+fn bracket(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}

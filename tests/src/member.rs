@@ -1,0 +1,217 @@
+//! A native participant that keeps everything it saw, for assertions.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sotto_client::media::fixtures;
+use sotto_client::media::source::FrameSource;
+use sotto_client::room::{Ended, Event, JoinOptions, KnockPolicy, Room, SentFrame, WireFrame};
+use sotto_crypto::identity::Identity;
+use sotto_crypto::keys::EpochKeys;
+use sotto_proto::{ParticipantId, RoomLink};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How to join.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Display name (sent inside MLS only).
+    pub name: String,
+    /// Send the fixtures (pattern video and tone audio).
+    pub send: bool,
+    /// What to do with knocks.
+    pub knocks: KnockPolicy,
+    /// Join again as a new participant when the connection is lost.
+    pub reconnect: bool,
+}
+
+impl Spec {
+    /// Sends both fixtures, asks about knocks.
+    pub fn sending(name: &str) -> Spec {
+        Spec {
+            name: name.into(),
+            send: true,
+            knocks: KnockPolicy::Ask,
+            reconnect: false,
+        }
+    }
+
+    /// Sends nothing.
+    pub fn silent(name: &str) -> Spec {
+        Spec {
+            send: false,
+            ..Spec::sending(name)
+        }
+    }
+}
+
+type Store<T> = Arc<Mutex<Vec<T>>>;
+
+/// Keeps what comes out of `rx`; the task ends when every sender is gone.
+fn collect<T: Send + 'static>(mut rx: mpsc::UnboundedReceiver<T>) -> (Store<T>, JoinHandle<()>) {
+    let store = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&store);
+    let task = tokio::spawn(async move {
+        while let Some(item) = rx.recv().await {
+            s.lock().expect("not poisoned").push(item);
+        }
+    });
+    (store, task)
+}
+
+/// A participant and what it saw.
+pub struct Member {
+    /// Its display name.
+    pub name: String,
+    room: Option<Room>,
+    events: Store<Event>,
+    wire: Store<WireFrame>,
+    sent: Store<SentFrame>,
+    collectors: Vec<JoinHandle<()>>,
+    record: tempfile::TempDir,
+}
+
+impl Member {
+    /// Starts joining `link`. Must be called within a tokio runtime.
+    pub fn join(link: &RoomLink, spec: Spec) -> Member {
+        let identity = Identity::generate().expect("randomness");
+        let mut options = JoinOptions::new(link.clone(), identity);
+        options.name = Some(spec.name.clone());
+        options.knocks = spec.knocks;
+        options.reconnect = spec.reconnect;
+        if spec.send {
+            options.video =
+                Some(FrameSource::vp8_ivf(fixtures::PATTERN_IVF).expect("the video fixture"));
+            options.audio =
+                Some(FrameSource::opus_ogg(fixtures::TONE_OGG).expect("the audio fixture"));
+        }
+        let record = tempfile::tempdir().expect("a temporary directory");
+        options.record_dir = Some(record.path().to_owned());
+        let (wire_tx, wire_rx) = mpsc::unbounded_channel();
+        let (sent_tx, sent_rx) = mpsc::unbounded_channel();
+        options.wire_tap = Some(wire_tx);
+        options.sent_tap = Some(sent_tx);
+        let (room, events) = Room::join(options).expect("a valid link");
+        let (events, a) = collect(events);
+        let (wire, b) = collect(wire_rx);
+        let (sent, c) = collect(sent_rx);
+        Member {
+            name: spec.name,
+            room: Some(room),
+            events,
+            wire,
+            sent,
+            collectors: vec![a, b, c],
+            record,
+        }
+    }
+
+    /// The room handle (until it left).
+    pub fn room(&self) -> &Room {
+        self.room.as_ref().expect("still in the room")
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().expect("not poisoned").clone()
+    }
+
+    /// Every protected frame received so far, as the SFU forwarded it.
+    pub fn wire(&self) -> Vec<WireFrame> {
+        self.wire.lock().expect("not poisoned").clone()
+    }
+
+    /// Every frame sent so far, before protection.
+    pub fn sent(&self) -> Vec<SentFrame> {
+        self.sent.lock().expect("not poisoned").clone()
+    }
+
+    /// Where it records.
+    pub fn record_dir(&self) -> &Path {
+        self.record.path()
+    }
+
+    /// Our participant id, once connected.
+    pub fn id(&self) -> Option<ParticipantId> {
+        self.events().into_iter().find_map(|e| match e {
+            Event::Connected { participant, .. } => Some(participant),
+            _ => None,
+        })
+    }
+
+    /// The epoch of the last `Joined`/`EpochChanged`.
+    pub fn epoch(&self) -> Option<u64> {
+        self.events().into_iter().rev().find_map(|e| match e {
+            Event::Joined { epoch, .. } | Event::EpochChanged { epoch, .. } => Some(epoch),
+            _ => None,
+        })
+    }
+
+    /// Whether it became a member.
+    pub fn joined(&self) -> bool {
+        self.events()
+            .iter()
+            .any(|e| matches!(e, Event::Joined { .. }))
+    }
+
+    /// Waits until `done` holds for the events, or fails the test.
+    pub async fn wait_for(&self, what: &str, patience: Duration, done: impl Fn(&[Event]) -> bool) {
+        let start = tokio::time::Instant::now();
+        loop {
+            if done(&self.events()) {
+                return;
+            }
+            if start.elapsed() > patience {
+                panic!(
+                    "{}: timed out waiting for {what}; events: {:#?}",
+                    self.name,
+                    self.events()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The media keys it holds now.
+    pub async fn held_keys(&self) -> Vec<EpochKeys> {
+        self.room().held_keys().await
+    }
+
+    /// Leaves, waits for the recordings to be finished and for the last
+    /// events and frames to be kept, and says how it ended.
+    pub async fn leave(&mut self) -> Ended {
+        let room = self.room.take().expect("still in the room");
+        let ended = tokio::time::timeout(Duration::from_secs(20), room.leave())
+            .await
+            .expect("leaves in time");
+        for task in self.collectors.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        ended
+    }
+
+    /// Waits for the participation to end by itself.
+    pub async fn finished(&mut self, patience: Duration) -> Ended {
+        let room = self.room.take().expect("still in the room");
+        tokio::time::timeout(patience, room.finished())
+            .await
+            .expect("ends in time")
+    }
+
+    /// Stops at once, telling nobody: as if the process was killed.
+    pub fn kill(&mut self) {
+        if let Some(room) = self.room.take() {
+            room.abort();
+        }
+    }
+
+    /// The recordings it made (after leaving).
+    pub fn recordings(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.record.path())
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+}
