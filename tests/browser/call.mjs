@@ -12,13 +12,17 @@
 // received; a knock (name only) is shown and admitted by a click.
 
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { options, launch, check, finish, until, shotsDir } from './lib/harness.mjs';
 
 const opt = options();
 const shots = await shotsDir(opt.shots);
 const room = `test-call-${Date.now() % 100000}`;
-const secret = 'AAAAAAAAAAAAAAAAAAAAAA'.replace(/A/g, () => 'abcdefghijklmnopqrstuvwxyz'[Math.floor(Math.random() * 26)]);
+// A link secret as the app makes them: 16 random bytes, base64url.
+const secret = randomBytes(16).toString('base64url');
 
 async function person(name, camera, tone, { withSecret = true, viewport, test = '' } = {}) {
   const ctx = await launch({ viewport });
@@ -45,10 +49,42 @@ await join_(alice);
 await until('Alice in the call', () => alice.page.locator('#room-code').textContent());
 const bob = await person('Bob', 'B', 660);
 await join_(bob);
+// The native participant, when given: sends the committed fixtures,
+// records what the browsers send (decrypted), prints events as JSON.
+const recordDir = opt.sotto ? await mkdtemp(join(tmpdir(), 'sotto-native-')) : null;
+const nativeEvents = [];
 const native = opt.sotto
-  ? spawn(opt.sotto, ['join', `${opt.base}/${room}#${secret}`, '--name', 'Native',
-    '--video', join(opt.fixtures, 'pattern.ivf'), '--audio', join(opt.fixtures, 'tone.ogg')], { stdio: 'inherit' })
+  ? spawn(opt.sotto, ['join', `${opt.base}/${room}#${secret}`, '--name', 'Native', '--json',
+    '--send-video', join(opt.fixtures, 'pattern.ivf'), '--send-audio', join(opt.fixtures, 'tone.ogg'),
+    '--record', recordDir], { stdio: ['pipe', 'pipe', 'inherit'] })
   : null;
+if (native) {
+  let buf = '';
+  native.stdout.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        nativeEvents.push(JSON.parse(line));
+      } catch {
+        console.error(`[native] ${line}`);
+      }
+    }
+  });
+}
+/** The native client's latest room code (digits), from its events. */
+/** The frames of an IVF file (32-byte header, 12-byte frame headers). */
+function ivfFrames(buf) {
+  const out = [];
+  for (let at = buf.readUInt16LE(6); at + 12 <= buf.length;) {
+    const len = buf.readUInt32LE(at);
+    out.push(buf.subarray(at + 12, at + 12 + len));
+    at += 12 + len;
+  }
+  return out;
+}
+const nativeRoomCode = () => nativeEvents.filter((e) => e.room_code).at(-1)?.room_code;
 
 await check('each browser decodes the other browser\'s camera', async () => {
   await until('Bob on Alice', () => tileShows(alice, 'Bob', 'B'), 30000);
@@ -87,6 +123,14 @@ await check('the room code is the same everywhere; A shows B\'s own fingerprint'
   const bobOnAlice = await alice.page.evaluate(() => [...document.querySelectorAll('#people li')]
     .find((li) => li.textContent.includes('Bob'))?.querySelector('.fp')?.textContent);
   if (!bobOwn || bobOwn !== bobOnAlice) throw new Error(`${bobOwn} vs ${bobOnAlice}`);
+  if (native) {
+    const digits = (t) => t.replace(/\D/g, '');
+    await until('the native client at the browsers\' epoch', () => nativeRoomCode() === digits(codeA), 10000);
+    // The native client's view of Bob: his participant id from his name.
+    const bobId = nativeEvents.find((e) => e.event === 'name' && e.name === 'Bob')?.from;
+    const bobOnNative = nativeEvents.find((e) => e.event === 'member' && e.participant === bobId)?.fingerprint;
+    if (!bobOnNative || bobOnNative !== digits(bobOwn)) throw new Error(`native sees Bob as ${bobOnNative}, Bob is ${bobOwn}`);
+  }
 });
 
 await check('a receiver with decryption disabled shows nothing recognisable', async () => {
@@ -128,6 +172,28 @@ await check('a knock with only the name is shown and admitted by a click', async
   await dave.ctx.close();
 });
 
-native?.kill();
+if (native) {
+  await check('the native client records both browsers\' video and audio, decrypted', async () => {
+    native.stdin.write('leave\n');
+    const code = await new Promise((r) => native.once('exit', r));
+    if (code !== 0) throw new Error(`sotto exited with ${code}`);
+    const names = Object.fromEntries(nativeEvents.filter((e) => e.event === 'name').map((e) => [e.name, e.from]));
+    for (const who of ['Alice', 'Bob']) {
+      const id = names[who];
+      if (!id) throw new Error(`the native client never learnt ${who}'s name`);
+      console.log('# events', JSON.stringify(nativeEvents.filter((e) => ['name', 'member', 'media', 'connected'].includes(e.event))));
+      const ivf = await readFile(join(recordDir, `${id}-camera.ivf`));
+      const frames = ivfFrames(ivf);
+      // A decrypted VP8 key frame carries the start code 9d 01 2a after
+      // its 3-byte frame tag (RFC 6386 §9.1); ciphertext would not.
+      const keys = frames.filter((f) => (f[0] & 1) === 0 && f[3] === 0x9d && f[4] === 0x01 && f[5] === 0x2a);
+      if (frames.length < 30 || keys.length < 1) throw new Error(`${who}: ${frames.length} frames, ${keys.length} key frames`);
+      const ogg = await readFile(join(recordDir, `${id}-mic.ogg`));
+      if (ogg.length < 4096 || ogg.toString('latin1', 0, 4) !== 'OggS') throw new Error(`${who}: ${ogg.length} bytes of audio`);
+    }
+    const fails = nativeEvents.filter((e) => e.event === 'decrypt_failures');
+    if (fails.length) console.log(`# native decrypt failures: ${JSON.stringify(fails)}`);
+  });
+}
 for (const p of [alice, bob]) await p.ctx.close();
 finish();

@@ -24,11 +24,23 @@ fn workspace() -> PathBuf {
 /// is a no-op, where a plain `cargo build -p sotto-server` would resolve
 /// features differently and rebuild half the tree.
 fn server_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(build_server).clone()
+    binaries().join(format!("sotto-server{}", std::env::consts::EXE_SUFFIX))
 }
 
-fn build_server() -> PathBuf {
+/// The native client's `sotto` binary of this build (built with the
+/// server: `sotto-client` has integration tests, so `cargo test
+/// --workspace` builds its binary).
+fn sotto_binary() -> PathBuf {
+    binaries().join(format!("sotto{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The directory holding this build's binaries, built first if need be.
+fn binaries() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(build_binaries).clone()
+}
+
+fn build_binaries() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace())
@@ -38,11 +50,10 @@ fn build_server() -> PathBuf {
     assert!(status.success(), "building sotto-server failed");
     // This test runs from <target>/<profile>/deps/.
     let exe = std::env::current_exe().expect("test executable");
-    let profile_dir = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
-        .expect("<target>/<profile>/deps");
-    profile_dir.join(format!("sotto-server{}", std::env::consts::EXE_SUFFIX))
+        .expect("<target>/<profile>/deps")
+        .to_path_buf()
 }
 
 fn free_tcp_port() -> u16 {
@@ -92,7 +103,7 @@ fn screenshots() -> PathBuf {
     workspace().join("tests/browser/screenshots")
 }
 
-fn run(script: &str) {
+fn run(script: &str, extra: &[&std::ffi::OsStr]) {
     let root = workspace();
     let browser = root.join("tests/browser");
     assert!(
@@ -112,6 +123,7 @@ fn run(script: &str) {
         .arg(&server.url)
         .arg("--shots")
         .arg(screenshots())
+        .args(extra)
         .output()
         .expect("node runs (tests/run-all installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -126,23 +138,29 @@ fn run(script: &str) {
 
 #[test]
 fn frames_leave_the_worker_encrypted_and_only_the_key_opens_them() {
-    run("loopback.mjs");
+    run("loopback.mjs", &[]);
 }
 
 #[test]
 fn home_and_pre_join_work_in_english_french_and_on_a_phone() {
-    run("ui.mjs");
+    run("ui.mjs", &[]);
 }
 
 #[test]
 fn the_wasm_bundle_passes_the_rfc_9605_vectors_in_the_browser() {
-    run("vectors.mjs");
+    run("vectors.mjs", &[]);
 }
 
-/// Two browsers in one room through the SFU. The native `sotto` client
-/// joins the same script with `--sotto PATH --fixtures DIR` once it exists
-/// (see call.mjs); this test runs the browsers' part.
+/// Two browsers and the native `sotto` client in one room through the SFU
+/// (call.mjs lists the checks). The native client sends the committed
+/// fixtures (`tests/fixtures/`) and records what the browsers send.
 #[test]
-fn two_browsers_see_hear_and_verify_each_other_through_the_sfu() {
-    run("call.mjs");
+fn two_browsers_and_a_native_client_see_hear_and_verify_each_other() {
+    let sotto = sotto_binary();
+    assert!(sotto.is_file(), "{} was not built", sotto.display());
+    let fixtures = workspace().join("tests/fixtures");
+    run(
+        "call.mjs",
+        &["--sotto".as_ref(), sotto.as_os_str(), "--fixtures".as_ref(), fixtures.as_os_str()],
+    );
 }

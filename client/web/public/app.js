@@ -115,8 +115,28 @@ async function prejoin(room, secret) {
     $('join-button').disabled = true;
     return;
   }
-  $('display-name').value = (await getSetting('name').catch(() => '')) ?? '';
   const devices = new Devices();
+  // The form is live at once: a click before the camera preview is up (or
+  // before the saved name is read) joins as soon as the devices are open,
+  // and never falls through to the browser's own form submission.
+  let ready = Promise.resolve();
+  let joining = false;
+  $('prejoin-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const name = $('display-name').value.trim();
+    if (!name) {
+      $('display-name').focus();
+      return;
+    }
+    if (joining) return;
+    joining = true;
+    $('join-button').disabled = true;
+    await ready;
+    await setSetting('name', name).catch(() => {});
+    enterCall(room, secret, name, devices);
+  });
+  const saved = await getSetting('name').catch(() => '');
+  if (!$('display-name').value) $('display-name').value = saved ?? '';
   const preview = async () => {
     try {
       const stream = await devices.open({
@@ -134,17 +154,11 @@ async function prejoin(room, secret) {
     }
     await fillDeviceLists().catch(() => {});
   };
-  await preview();
+  ready = preview();
+  await ready;
   for (const id of ['camera-select', 'mic-select', 'pre-cam', 'pre-mic']) $(id).addEventListener('change', preview);
   $('display-name').focus();
 
-  $('prejoin-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const name = $('display-name').value.trim();
-    if (!name) return;
-    await setSetting('name', name).catch(() => {});
-    enterCall(room, secret, name, devices);
-  }, { once: true });
 }
 
 async function enterCall(room, secret, name, devices) {
@@ -245,6 +259,7 @@ function ended(reason) {
     no_creator: ['noCreatorTitle', 'noCreatorText'],
     removed: ['removedTitle', 'removedText'],
     ghost_room: ['ghostTitle', 'ghostText'],
+    bad_link: ['badLinkTitle', 'badLinkText'],
   }[reason];
   $('ended-title').textContent = texts ? t(texts[0]) : t('errorTitle');
   $('ended-text').textContent = texts ? t(texts[1]) : t('errorText', { what: reason });

@@ -39,7 +39,12 @@ export function parseRoomName(text) {
   return { room: s, secret: null };
 }
 
-/** Whether `s` looks like a link secret (22 base64url characters). */
+/**
+ * Whether `s` is a link secret: 16 bytes as 22 base64url characters
+ * without padding. The last character carries 2 bits of the secret and 4
+ * zero bits, so only A, Q, g and w may end it (what sotto-crypto's
+ * `RoomSecret::from_fragment` accepts).
+ */
 export function isSecret(s) {
-  return typeof s === 'string' && /^[A-Za-z0-9_-]{22}$/.test(s);
+  return typeof s === 'string' && /^[A-Za-z0-9_-]{21}[AQgw]$/.test(s);
 }

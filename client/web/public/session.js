@@ -89,18 +89,24 @@ export class Call extends EventTarget {
         this.iceServers = msg.ice_servers;
         this.session?.free();
         this.session = null;
-        if (msg.role === 'creator') {
-          if (!this.secret) {
-            // Only a holder of the link may found the room (mls-profile.md).
-            this.#send({ type: 'leave' });
-            this.#end('no_creator');
-            return;
-          }
-          this.session = wasm.Session.create(this.identity, msg.participant, this.room, this.secret, now());
-        } else {
-          this.session = wasm.Session.join(this.identity, msg.participant, this.room, this.secret ?? undefined);
-          this.#emit('state', { state: this.secret ? 'joining' : 'knocking' });
+        if (msg.role === 'creator' && !this.secret) {
+          // Only a holder of the link may found the room (mls-profile.md).
+          this.#send({ type: 'leave' });
+          this.#end('no_creator');
+          return;
         }
+        try {
+          this.session = msg.role === 'creator'
+            ? wasm.Session.create(this.identity, msg.participant, this.room, this.secret, now())
+            : wasm.Session.join(this.identity, msg.participant, this.room, this.secret ?? undefined);
+        } catch (e) {
+          // A link whose secret the session refuses (or a stored identity
+          // that no longer loads): say so rather than wait for ever.
+          this.#send({ type: 'leave' });
+          this.#end(e?.message === 'bad_secret' ? 'bad_link' : 'error');
+          return;
+        }
+        if (msg.role !== 'creator') this.#emit('state', { state: this.secret ? 'joining' : 'knocking' });
         this.session.setProfile(this.name);
         break;
       case 'join_request':

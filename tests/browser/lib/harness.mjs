@@ -45,6 +45,11 @@ export async function launch({ locale = 'en-GB', viewport = { width: 1280, heigh
     permissions: ['camera', 'microphone'],
   });
   context.on('weberror', (e) => console.error('[page error]', e.error().message));
+  // Console errors always reach the test's output (stderr); everything
+  // with SOTTO_BROWSER_LOG=1, for debugging.
+  context.on('console', (m) => {
+    if (m.type() === 'error' || process.env.SOTTO_BROWSER_LOG) console.error(`[console ${m.type()}]`, m.text());
+  });
   return context;
 }
 
