@@ -32,23 +32,46 @@ fn main() {
     files.extend(web_bundle(&manifest));
     files.sort();
 
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
+    let gz_dir = out.join("gz");
     let mut table = String::from("&[\n");
-    for (path, full) in files {
+    for (i, (path, full)) in files.into_iter().enumerate() {
         let bytes = std::fs::read(&full).expect("read asset");
         // A content hash for ETag revalidation. DefaultHasher::new() has
         // fixed keys, so the tag is stable across builds.
         let mut hasher = DefaultHasher::new();
         hasher.write(&bytes);
+        let gzip = match gzip(&bytes) {
+            Some(gz) => {
+                std::fs::create_dir_all(&gz_dir).expect("create gz dir");
+                let file = gz_dir.join(format!("{i}.gz"));
+                std::fs::write(&file, gz).expect("write gzipped asset");
+                format!("Some(include_bytes!({:?}))", file.display())
+            }
+            None => "None".into(),
+        };
         let _ = writeln!(
             table,
-            "    Asset {{ path: {path:?}, bytes: include_bytes!({:?}), etag: \"\\\"{:016x}\\\"\" }},",
+            "    Asset {{ path: {path:?}, bytes: include_bytes!({:?}), gzip: {gzip}, etag: \"{:016x}\" }},",
             full.canonicalize().expect("canonical path").display(),
             hasher.finish()
         );
     }
     table.push(']');
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
     std::fs::write(out.join("assets.rs"), table).expect("write assets.rs");
+}
+
+/// `bytes` gzipped, when that saves at least a tenth: served to browsers
+/// that accept it (the wasm shrinks to about a third).
+fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    if bytes.len() < 1024 {
+        return None;
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).expect("gzip into memory");
+    let gz = gz.finish().expect("gzip into memory");
+    (gz.len() * 10 <= bytes.len() * 9).then_some(gz)
 }
 
 /// The wasm bundle, built from source, as (path under `/static/`, file).

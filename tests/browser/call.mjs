@@ -133,6 +133,47 @@ await check('the room code is the same everywhere; A shows B\'s own fingerprint'
   }
 });
 
+/** Opens `who`'s safety number dialog in `p`'s people list. */
+const openSafety = (p, who) => p.page.evaluate((n) => [...document.querySelectorAll('#people li')]
+  .find((li) => li.querySelector('strong')?.textContent === n)?.querySelector('button')?.click(), who);
+
+await check('Alice and Bob see the same safety number; Alice marks Bob verified', async () => {
+  await openSafety(alice, 'Bob');
+  await openSafety(bob, 'Alice');
+  const onAlice = await alice.page.locator('#safety-number').textContent();
+  const onBob = await bob.page.locator('#safety-number').textContent();
+  if (!/^[\d ]{20,}$/.test(onAlice) || onAlice !== onBob) throw new Error(`${onAlice} vs ${onBob}`);
+  await bob.page.locator('#safety').evaluate((d) => d.close());
+  await alice.page.locator('#safety-verify').click();
+  await until('Bob marked verified on Alice', () => alice.page.evaluate(() => Boolean([...document.querySelectorAll('#people li')]
+    .find((li) => li.querySelector('strong')?.textContent === 'Bob')?.querySelector('.verified-mark'))));
+});
+
+await check('Bob\'s connection drops; he rejoins by himself, is seen again and still verified', async () => {
+  const before = await bob.page.evaluate(() => window.__sottoTest.call.participant);
+  // A network blip as the page sees it: its signalling socket closes.
+  await bob.page.evaluate(() => window.__sottoTest.call.signalling.ws.close());
+  const after = await until('Bob back under a new participant id', () => bob.page.evaluate((old) => {
+    const p = window.__sottoTest.call.participant;
+    return p && p !== old && window.__sottoTest.call.session?.state() === 'member' && p;
+  }, before), 30000);
+  await until('new Bob on Alice', () => alice.page.evaluate(([id]) => {
+    const t = document.querySelector(`.tile[data-source="camera"][data-participant="${CSS.escape(id)}"]`);
+    return Boolean(t) && window.__sottoFake.shows(t.querySelector('video'), 'B');
+  }, [after]), 30000);
+  await until('Alice on new Bob', () => tileShows(bob, 'Alice', 'A'), 30000);
+  await until('old Bob gone from Alice', async () => {
+    const left = await alice.page.evaluate((id) => [...document.querySelectorAll(`[data-participant="${CSS.escape(id)}"]`)]
+      .map((e) => e.outerHTML.slice(0, 160)), before);
+    if (left.length) throw new Error(left.join(' | '));
+    return true;
+  }, 20000);
+  await until('Bob still verified on Alice', () => alice.page.evaluate(() => Boolean([...document.querySelectorAll('#people li')]
+    .find((li) => li.querySelector('strong')?.textContent === 'Bob')?.querySelector('.verified-mark'))), 10000);
+  const codeA = await alice.page.locator('#room-code').textContent();
+  await until('same room code', async () => (await bob.page.locator('#room-code').textContent()) === codeA, 10000);
+});
+
 await check('a receiver with decryption disabled shows nothing recognisable', async () => {
   const carol = await person('Carol', 'A', 500, { test: 'no-decrypt' });
   await join_(carol);
@@ -163,13 +204,32 @@ await check('screen share from Alice is decoded by Bob', async () => {
 });
 
 await check('a knock with only the name is shown and admitted by a click', async () => {
-  const dave = await person('Dave', 'B', 550, { withSecret: false });
+  // Dave is on a phone.
+  const dave = await person('Dave', 'B', 550, { withSecret: false, viewport: { width: 390, height: 844 } });
   await join_(dave);
   const knock = alice.page.locator('.knock');
   await knock.waitFor({ timeout: 20000 });
   await knock.getByRole('button', { name: 'Let in' }).click();
   await until('Dave in the call', () => dave.page.locator('#room-code').textContent(), 20000);
+  await until('Alice on Dave\'s phone', () => tileShows(dave, 'Alice', 'A'), 30000);
+  const overflow = await dave.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  if (overflow) throw new Error('horizontal scrolling in a call on a phone');
+  await dave.page.screenshot({ path: join(shots, 'call-phone.png') });
   await dave.ctx.close();
+});
+
+await check('someone else calling themselves Bob raises the key-change warning', async () => {
+  const impostor = await person('Bob', 'B', 600);
+  await join_(impostor);
+  const warning = alice.page.locator('#warning');
+  await until('the warning on Alice', async () => (await warning.isVisible()) && (await warning.textContent()).includes('Bob'), 30000);
+  // The real Bob is still shown verified: verification follows his key.
+  const marks = await alice.page.evaluate(() => [...document.querySelectorAll('#people li')]
+    .filter((li) => li.querySelector('strong')?.textContent === 'Bob')
+    .map((li) => [Boolean(li.querySelector('.verified-mark')), Boolean(li.querySelector('.changed'))]));
+  if (JSON.stringify(marks.sort()) !== JSON.stringify([[false, true], [true, false]])) throw new Error(`Bob rows ${JSON.stringify(marks)}`);
+  await alice.page.screenshot({ path: join(shots, 'call-key-changed.png') });
+  await impostor.ctx.close();
 });
 
 if (native) {
@@ -177,11 +237,12 @@ if (native) {
     native.stdin.write('leave\n');
     const code = await new Promise((r) => native.once('exit', r));
     if (code !== 0) throw new Error(`sotto exited with ${code}`);
-    const names = Object.fromEntries(nativeEvents.filter((e) => e.event === 'name').map((e) => [e.name, e.from]));
+    // The first participant to take each name (the impostor 'Bob' comes later).
+    const names = {};
+    for (const e of nativeEvents) if (e.event === 'name') names[e.name] ??= e.from;
     for (const who of ['Alice', 'Bob']) {
       const id = names[who];
       if (!id) throw new Error(`the native client never learnt ${who}'s name`);
-      console.log('# events', JSON.stringify(nativeEvents.filter((e) => ['name', 'member', 'media', 'connected'].includes(e.event))));
       const ivf = await readFile(join(recordDir, `${id}-camera.ivf`));
       const frames = ivfFrames(ivf);
       // A decrypted VP8 key frame carries the start code 9d 01 2a after

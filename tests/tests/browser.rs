@@ -161,6 +161,11 @@ fn two_browsers_and_a_native_client_see_hear_and_verify_each_other() {
     let fixtures = workspace().join("tests/fixtures");
     run(
         "call.mjs",
-        &["--sotto".as_ref(), sotto.as_os_str(), "--fixtures".as_ref(), fixtures.as_os_str()],
+        &[
+            "--sotto".as_ref(),
+            sotto.as_os_str(),
+            "--fixtures".as_ref(),
+            fixtures.as_os_str(),
+        ],
     );
 }

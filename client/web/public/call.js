@@ -65,8 +65,11 @@ export class CallView {
       const id = e.detail.participant;
       this.people.delete(id);
       for (const key of [...this.tiles.keys()]) if (key.startsWith(`${id}/`)) this.#removeTile(key);
-      this.audio.get(id)?.remove();
-      this.audio.delete(id);
+      for (const [key, a] of [...this.audio]) {
+        if (!key.startsWith(`${id}/`)) continue;
+        a.remove();
+        this.audio.delete(key);
+      }
       this.speakers.remove(id);
       this.#renderPeople();
       this.#closeKnock(id);
@@ -84,8 +87,13 @@ export class CallView {
     c.addEventListener('track', (e) => this.#onTrack(e.detail));
     c.addEventListener('trackended', (e) => {
       const d = e.detail;
-      if (d.kind === 'audio') return;
-      this.#removeTile(`${d.participant}/${d.source}`);
+      const key = `${d.participant}/${d.source}`;
+      if (d.kind === 'audio') {
+        this.audio.get(key)?.remove();
+        this.audio.delete(key);
+        return;
+      }
+      this.#removeTile(key);
     });
 
     this.#selfTile(localStream);
@@ -196,7 +204,7 @@ export class CallView {
     const name = this.nameOf(tile.participant);
     tile.label.textContent = tile.source === 'screen' ? t('screenOf', { name }) : name;
     const p = this.people.get(tile.participant);
-    if (p && this.verified[p.name] === p.fingerprint) tile.label.prepend(el('span', { class: 'verified-mark', text: '✔ ' }));
+    if (p && this.#trust(p).verified) tile.label.prepend(el('span', { class: 'verified-mark', text: '✔ ' }));
     const avatar = tile.stateEl.querySelector('.avatar');
     if (avatar) avatar.textContent = (name[0] ?? '?').toUpperCase();
   }
@@ -301,20 +309,37 @@ export class CallView {
     document.querySelector(`.knock[data-participant="${CSS.escape(participant)}"]`)?.remove();
   }
 
+  /**
+   * What this browser knows of `p`'s key. Verification belongs to the key
+   * (its fingerprint), wherever it shows up and under whatever name; the
+   * name it was verified under is what lets a changed key be noticed:
+   * a verified name with a key never verified raises the warning.
+   */
+  #trust(p) {
+    if (!p.fingerprint) return { verified: false, changed: false };
+    const names = Object.keys(this.verified).filter((n) => this.verified[n] === p.fingerprint);
+    if (names.length) {
+      return { verified: true, changed: false, as: names.includes(p.name) ? null : names[0], names };
+    }
+    return { verified: false, changed: Boolean(p.name) && this.verified[p.name] !== undefined, names };
+  }
+
   #renderPeople() {
     const list = $('people');
     list.replaceChildren();
     const warnings = [];
     for (const [id, p] of this.people) {
-      const verifiedFp = p.name ? this.verified[p.name] : undefined;
-      const isVerified = verifiedFp !== undefined && verifiedFp === p.fingerprint;
-      const changed = verifiedFp !== undefined && p.fingerprint && verifiedFp !== p.fingerprint;
+      const trust = this.#trust(p);
+      const isVerified = trust.verified;
+      const changed = trust.changed;
       if (changed) warnings.push(t('keyChanged', { name: p.name }));
       const button = el('button', { class: 'secondary', text: t('showSafety') });
       button.addEventListener('click', () => this.#safety(id));
       list.append(el('li', { 'data-participant': id },
         el('strong', { text: p.name || t('someone') }),
-        isVerified ? el('span', { class: 'verified-mark', text: ` ✔ ${t('verified')}` }) : '',
+        isVerified
+          ? el('span', { class: 'verified-mark', text: ` ✔ ${trust.as ? t('verifiedAs', { name: trust.as }) : t('verified')}` })
+          : '',
         changed ? el('span', { class: 'changed', text: ` ⚠ ${t('keyChangedShort')}` }) : '',
         el('span', { class: 'fp', 'data-fingerprint': p.fingerprint ?? '', text: groupDigits(p.fingerprint ?? '') }),
         button));
@@ -334,12 +359,14 @@ export class CallView {
     dialog.querySelector('.hint').textContent = t('safetyHint', { name });
     $('safety-number').textContent = groupDigits(this.call.safetyNumber(id));
     $('safety-fp').textContent = groupDigits(p.fingerprint);
-    const isVerified = this.verified[p.name] === p.fingerprint;
-    $('safety-verify').textContent = isVerified ? t('unmarkVerified') : t('markVerified');
+    const trust = this.#trust(p);
+    $('safety-verify').textContent = trust.verified ? t('unmarkVerified') : t('markVerified');
     dialog.onclose = async () => {
-      if (dialog.returnValue !== 'verify' || !p.name) return;
-      if (isVerified) await unmarkVerified(p.name);
-      else await markVerified(p.name, p.fingerprint);
+      if (dialog.returnValue !== 'verify' || !p.fingerprint) return;
+      // Unmarking forgets the key under every name; marking records it
+      // under the name shown now (or, nameless, under the key itself).
+      if (trust.verified) for (const n of trust.names) await unmarkVerified(n);
+      else await markVerified(p.name || `#${p.fingerprint}`, p.fingerprint);
       this.verified = await verifiedPeople();
       this.#renderPeople();
     };

@@ -1,8 +1,9 @@
 // The persistent identity and the people this browser verified, in
 // IndexedDB (never sent anywhere). The identity is opaque bytes from the
 // wasm session (an Ed25519 key, serialised by sotto-crypto); the verified
-// list maps a display name to the fingerprint that was verified for it, so
-// that a verified name showing up with another key raises a warning.
+// list maps a display name to the fingerprint that was verified for it:
+// a verified key is trusted under any name, and a verified name showing
+// up with a key never verified raises a warning.
 
 const DB = 'sotto';
 const VERSION = 1;

@@ -65,7 +65,7 @@ fn js(e: BindingError) -> JsError {
 
 /// Milliseconds since the Unix epoch as the crate's [`Instant`].
 pub fn instant(ms: f64) -> Result<Instant, BindingError> {
-    if !ms.is_finite() || ms < 0.0 || ms > 9.0e15 {
+    if !ms.is_finite() || !(0.0..=9.0e15).contains(&ms) {
         return Err(BindingError::BadTime);
     }
     // In range and non-negative: the cast only drops the fraction.
@@ -485,7 +485,7 @@ impl Session {
 }
 
 fn epoch_of(e: f64) -> Result<u64, BindingError> {
-    if !e.is_finite() || e < 0.0 || e > 9.0e15 || e.fract() != 0.0 {
+    if !e.is_finite() || !(0.0..=9.0e15).contains(&e) || e.fract() != 0.0 {
         return Err(BindingError::Refused);
     }
     // Integral, in range.
