@@ -90,6 +90,13 @@ impl<'a> Connection<'a> {
                         ice_servers,
                         ..
                     })) => return Ok((participant, role, ice_servers)),
+                    // A server that stops may come back (a restart): try
+                    // again, as if it could not be reached (spec §4.5).
+                    Ok(Ok(ServerMessage::Error {
+                        code: ErrorCode::ShuttingDown,
+                        message,
+                        ..
+                    })) => return Err(Outcome::Unreachable(message)),
                     Ok(Ok(ServerMessage::Error { code, message, .. })) if code.is_fatal() => {
                         return Err(Outcome::Ended(Ended::Server { code, message }));
                     }
@@ -581,6 +588,13 @@ impl Live<'_> {
                     .handle_commit_rejected(current_epoch.unwrap_or_default());
                 self.mls_result("stale commit", r);
             }
+            // A restart ends the connection, not the call: join the room
+            // again once the server is back (spec §4.5).
+            ServerMessage::Error {
+                code: ErrorCode::ShuttingDown,
+                message,
+                ..
+            } => return Err(self.lost(format!("the server is shutting down: {message}"))),
             ServerMessage::Error { code, message, .. } if code.is_fatal() => {
                 return Err(Outcome::Ended(Ended::Server { code, message }));
             }
