@@ -85,6 +85,18 @@ pub enum MediaEvent {
         /// The last failure.
         error: FrameError,
     },
+    /// Frames of a track open again after some did not: how long, from
+    /// the first that failed to the first that opened.
+    Recovered {
+        /// Whose track.
+        participant: ParticipantId,
+        /// Which.
+        source: TrackSource,
+        /// From the first failure to this frame.
+        after: Duration,
+        /// Frames that failed in between.
+        failures: u64,
+    },
     /// A track ended.
     Ended {
         /// Whose track.
@@ -298,6 +310,9 @@ struct State {
     started: bool,
     failures: u64,
     last_report: Option<Instant>,
+    /// The first failure since the last frame that opened, and how many
+    /// failed since.
+    failing: Option<(Instant, u64)>,
 }
 
 impl Receiver {
@@ -371,6 +386,7 @@ impl Receiver {
             started: false,
             failures: 0,
             last_report: None,
+            failing: None,
         }
     }
 
@@ -440,6 +456,8 @@ impl Receiver {
             Err(error) => {
                 self.counters.failures.fetch_add(1, Ordering::Relaxed);
                 state.failures += 1;
+                let failing = state.failing.get_or_insert((Instant::now(), 0));
+                failing.1 += 1;
                 // After a failure the next frame may depend on the lost one.
                 if self.codec == Codec::Vp8 {
                     state.waiting_for_keyframe = true;
@@ -460,6 +478,14 @@ impl Receiver {
                 return;
             }
         };
+        if let Some((since, failures)) = state.failing.take() {
+            let _ = self.receiving.events.send(MediaEvent::Recovered {
+                participant: self.from.clone(),
+                source: self.source,
+                after: since.elapsed(),
+                failures,
+            });
+        }
         if state.waiting_for_keyframe {
             if !is_vp8_keyframe(&frame) {
                 return;

@@ -13,6 +13,7 @@
 //! * [`frames`]: reading recordings back and comparing them with what was
 //!   sent.
 
+pub mod dice;
 pub mod frames;
 pub mod lossy;
 pub mod member;

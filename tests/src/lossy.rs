@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
+
+use crate::dice::Dice;
 use tokio::task::JoinHandle;
 
 /// What the path does to each datagram, in each direction.
@@ -38,33 +40,6 @@ pub struct Counts {
     pub passed: AtomicU64,
     /// Dropped on purpose.
     pub dropped: AtomicU64,
-}
-
-/// A seeded generator (SplitMix64): the same seed, the same losses.
-#[derive(Debug, Clone)]
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// `None` to drop, or how long to hold the datagram.
-    fn roll(&mut self, how: Impairment) -> Option<Duration> {
-        if self.unit() < how.loss {
-            return None;
-        }
-        Some(how.jitter.mul_f64(self.unit()))
-    }
 }
 
 /// The relay.
@@ -95,7 +70,7 @@ impl LossyPath {
             Arc::clone(&outage),
         );
         let main = tokio::spawn(async move {
-            let mut dice = Dice(seed);
+            let mut dice = Dice::new(seed);
             let mut inner: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
             let mut buf = vec![0u8; 2048];
             while let Ok((n, from)) = front.recv_from(&mut buf).await {
@@ -114,14 +89,15 @@ impl LossyPath {
                             Arc::clone(&d),
                             Arc::clone(&o),
                         );
-                        let mut dice = Dice(dice.next());
+                        let mut dice = Dice::new(dice.next());
                         let back_task = tokio::spawn(async move {
                             let mut buf = vec![0u8; 2048];
                             while let Ok((n, src)) = s2.recv_from(&mut buf).await {
                                 if src != back {
                                     continue;
                                 }
-                                let hold = dice.roll(how).filter(|_| !o.load(Ordering::Relaxed));
+                                let hold =
+                                    roll(&mut dice, how).filter(|_| !o.load(Ordering::Relaxed));
                                 relay(&front, from, &buf[..n], hold, &d);
                             }
                         });
@@ -129,7 +105,7 @@ impl LossyPath {
                         s
                     }
                 };
-                let hold = dice.roll(how).filter(|_| !o.load(Ordering::Relaxed));
+                let hold = roll(&mut dice, how).filter(|_| !o.load(Ordering::Relaxed));
                 relay(&socket, back, &buf[..n], hold, &u);
             }
         });
@@ -176,4 +152,12 @@ impl Drop for LossyPath {
             t.abort();
         }
     }
+}
+
+/// `None` to drop, or how long to hold the datagram.
+fn roll(dice: &mut Dice, how: Impairment) -> Option<Duration> {
+    if dice.unit() < how.loss {
+        return None;
+    }
+    Some(how.jitter.mul_f64(dice.unit()))
 }

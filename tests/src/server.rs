@@ -65,21 +65,7 @@ impl TestServer {
 
     /// The server's `/metrics` text.
     pub async fn metrics(&self) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut tcp = tokio::net::TcpStream::connect(self.addr)
-            .await
-            .expect("connect for /metrics");
-        let request = format!(
-            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        );
-        tcp.write_all(request.as_bytes()).await.expect("send");
-        let mut response = String::new();
-        tokio::time::timeout(Duration::from_secs(5), tcp.read_to_string(&mut response))
-            .await
-            .expect("/metrics answers in time")
-            .expect("read /metrics");
-        response
+        metrics_at(self.addr).await
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -127,4 +113,20 @@ pub fn new_room(origin: &str, name: &str) -> (RoomLink, RoomLink) {
 pub fn metric(text: &str, name: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The `/metrics` text of the server whose signalling is at `addr`.
+pub async fn metrics_at(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect for /metrics");
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_string(&mut response))
+        .await
+        .expect("/metrics answers in time")
+        .expect("read /metrics");
+    response
 }

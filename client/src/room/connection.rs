@@ -686,6 +686,17 @@ impl Live<'_> {
                 total,
                 error,
             },
+            MediaEvent::Recovered {
+                participant,
+                source,
+                after,
+                failures,
+            } => Event::DecryptRecovered {
+                participant,
+                source,
+                after,
+                failures,
+            },
             MediaEvent::Ended {
                 participant,
                 source,

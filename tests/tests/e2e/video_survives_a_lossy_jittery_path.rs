@@ -18,6 +18,7 @@ use sotto_client::media::source::is_vp8_keyframe;
 use sotto_client::room::{Ended, Event};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
+use sotto_tests::dice::Dice;
 use sotto_tests::frames::{recorded, sent_on};
 use sotto_tests::lossy::{Impairment, LossyPath};
 use sotto_tests::member::{Member, Spec};
@@ -60,9 +61,7 @@ fn positions_in(sent: &[Vec<u8>], got: &[Vec<u8>]) -> Option<Vec<usize>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_keeps_playing_repaired_by_nack_and_pli() {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
+    let seed = Dice::seed_from_clock();
     let how = Impairment {
         loss: 0.05,
         jitter: Duration::from_millis(100),
