@@ -89,7 +89,7 @@ impl LossyPath {
                             Arc::clone(&d),
                             Arc::clone(&o),
                         );
-                        let mut dice = Dice::new(dice.next());
+                        let mut dice = Dice::new(dice.bits());
                         let back_task = tokio::spawn(async move {
                             let mut buf = vec![0u8; 2048];
                             while let Ok((n, src)) = s2.recv_from(&mut buf).await {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use sotto_proto::ClientMessage;
+use sotto_proto::{ClientMessage, ServerMessage};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -21,6 +21,10 @@ pub enum Trip {
     /// The connection breaks instead of the commit: it never reaches the
     /// server, and the others wait for it in vain.
     InsteadOfCommit,
+    /// Nothing breaks: the next commit the server relays *to* the
+    /// participant is lost on the way, and the connection goes on. The
+    /// participant has missed an epoch for good.
+    LoseRelayedCommit,
 }
 
 /// Shared by several wires: once armed, the first commit through any of
@@ -77,7 +81,7 @@ impl Tripwire {
                         while let Some(Ok(m)) = from_client.next().await {
                             let commit = matches!(&m, Message::Text(t)
                                 if matches!(serde_json::from_str(t), Ok(ClientMessage::Commit { .. })));
-                            if commit && fuse.blow() {
+                            if commit && trip != Trip::LoseRelayedCommit && fuse.blow() {
                                 if trip == Trip::AfterCommit {
                                     let _ = to_server.send(m).await;
                                     let _ = to_server.flush().await;
@@ -92,6 +96,12 @@ impl Tripwire {
                     };
                     let down = async {
                         while let Some(Ok(m)) = from_server.next().await {
+                            let commit = matches!(&m, Message::Text(t)
+                                if matches!(serde_json::from_str(t), Ok(ServerMessage::Commit { .. })));
+                            if commit && trip == Trip::LoseRelayedCommit && fuse.blow() {
+                                tripped.store(true, Ordering::SeqCst);
+                                continue;
+                            }
                             if to_client.send(m).await.is_err() {
                                 break;
                             }

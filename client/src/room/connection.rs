@@ -337,6 +337,14 @@ impl Live<'_> {
         }
     }
 
+    /// Leaves this connection (the others remove us at once) and ends it
+    /// as lost, so that the driver joins again as a new participant.
+    async fn rejoin(&mut self, why: String) -> Step {
+        self.warn(format!("out of step with the group: {why}"));
+        let _ = self.ws.send(&ClientMessage::Leave {}).await;
+        Err(self.lost(format!("out of step with the group: {why}")))
+    }
+
     async fn leave(&mut self) -> Step {
         let _ = self.ws.send(&ClientMessage::Leave {}).await;
         Err(Outcome::Ended(Ended::Left))
@@ -498,11 +506,37 @@ impl Live<'_> {
             } => {
                 if let Some(from) = to_mls(&from) {
                     let r = self.session.handle_commit(&from, epoch, &commit, now);
+                    if let Err(SessionError::WrongEpoch { expected, got }) = &r
+                        && got > expected
+                        && self.was_member
+                    {
+                        // MLS cannot skip an epoch: we missed a commit and
+                        // can never follow this group again. Join again as
+                        // someone new (spec §4.5) rather than stay, deaf.
+                        return self
+                            .rejoin(format!(
+                                "missed the commit of epoch {expected}; the room is past {got}"
+                            ))
+                            .await;
+                    }
                     self.mls_result("commit", r);
                 }
             }
             ServerMessage::CommitAccepted { epoch } => {
                 let r = self.session.handle_commit_accepted(epoch, now);
+                if matches!(
+                    r,
+                    Err(SessionError::WrongState { .. } | SessionError::WrongEpoch { .. })
+                ) && self.was_member
+                {
+                    // The room applied a commit of ours that we no longer
+                    // hold: we are out of step with it for good.
+                    return self
+                        .rejoin(format!(
+                            "the room applied a commit of ours for epoch {epoch} we cannot merge"
+                        ))
+                        .await;
+                }
                 self.mls_result("commit accepted", r);
             }
             ServerMessage::Application { from, data } => {

@@ -94,6 +94,7 @@ struct Figures {
     unrecovered: Vec<Duration>,
     warnings: u64,
     some_warnings: Vec<String>,
+    reconnects: u64,
     /// Failure reports by error, and the errors of the stretches longer
     /// than the bound.
     failure_kinds: HashMap<String, u64>,
@@ -121,10 +122,11 @@ struct Tracker {
 fn kind(error: &impl std::fmt::Debug) -> String {
     let text = format!("{error:?}");
     // `Media(Sframe(UnknownKeyId(KID 0x22)))` -> `Media(Sframe(UnknownKeyId`
-    let cut = text
-        .find(|c: char| c == ' ' || c == '{')
-        .unwrap_or(text.len());
-    text[..cut].trim_end_matches('(').to_owned()
+    let cut = text.find([' ', '{']).unwrap_or(text.len());
+    text[..cut]
+        .trim_end_matches("(KID")
+        .trim_end_matches('(')
+        .to_owned()
 }
 
 fn bound() -> Duration {
@@ -197,6 +199,12 @@ impl Tracker {
                     }
                 }
             }
+            Event::Reconnecting { .. } => {
+                f.reconnects += 1;
+                let mut n = now.lock().expect("not poisoned");
+                n.joined = false;
+                n.state = None;
+            }
             Event::Warning { message } => {
                 f.warnings += 1;
                 if f.some_warnings.len() < 8 && !f.some_warnings.contains(&message) {
@@ -243,7 +251,9 @@ impl Slot {
             );
             options.name = Some(format!("p{}", self.index));
             options.knocks = KnockPolicy::Accept;
-            options.reconnect = false;
+            // As real clients do: a member that falls out of step with
+            // its group (or loses its connection) joins again.
+            options.reconnect = true;
             options.audio =
                 Some(FrameSource::opus_ogg(fixtures::TONE_OGG).expect("the audio fixture"));
             if self.video {
@@ -489,7 +499,7 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
             links: Arc::clone(&links),
             deadline,
             video: index % s.video_every == 0,
-            dice: Dice::new(dice.next()),
+            dice: Dice::new(dice.bits()),
             figures: Arc::clone(&figures),
             now,
             stop: stop_rx.clone(),
@@ -615,8 +625,8 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
         f.long_stretch_kinds
     );
     println!(
-        "churn: warnings {} (some: {:?})",
-        f.warnings, f.some_warnings
+        "churn: reconnections {}; warnings {} (some: {:?})",
+        f.reconnects, f.warnings, f.some_warnings
     );
     println!(
         "churn: RSS KiB first {first:?}, at a quarter {quarter:?}, at the end {end:?}, max {max:?} ({} samples)",

@@ -8,6 +8,7 @@ mod a_killed_member_is_removed;
 mod a_leaver_cannot_decrypt_later_frames;
 mod a_lost_connection_joins_again;
 mod a_member_killed_mid_commit;
+mod a_member_that_missed_a_commit_joins_again;
 mod a_newcomer_takes_a_leavers_media_section;
 mod a_restarted_server_gets_its_call_back;
 mod churn_and_soak;
