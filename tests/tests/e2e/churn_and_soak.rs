@@ -633,6 +633,11 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
         rss.len()
     );
 
+    println!(
+        "churn: server empty after everyone left: {}",
+        if last_metrics.is_ok() { "yes" } else { "NO" }
+    );
+
     assert!(f.stuck_joins.is_empty(), "stuck joins: {:?}", f.stuck_joins);
     assert!(f.joined > 0, "nobody ever joined");
     let by_room =
