@@ -7,13 +7,19 @@
 //!   and every protected frame it received;
 //! * [`tap`]: a relay in front of the signalling WebSocket that keeps what
 //!   the server relays;
+//! * [`tripwire`]: a relay that breaks one participant's connection when
+//!   it sends a commit;
+//! * [`lossy`]: a UDP path that drops and delays media datagrams;
 //! * [`frames`]: reading recordings back and comparing them with what was
 //!   sent.
 
+pub mod dice;
 pub mod frames;
+pub mod lossy;
 pub mod member;
 pub mod server;
 pub mod tap;
+pub mod tripwire;
 
 use std::time::Duration;
 

@@ -7,5 +7,11 @@
 mod a_killed_member_is_removed;
 mod a_leaver_cannot_decrypt_later_frames;
 mod a_lost_connection_joins_again;
+mod a_member_killed_mid_commit;
+mod a_member_that_missed_a_commit_joins_again;
+mod a_newcomer_takes_a_leavers_media_section;
+mod a_restarted_server_gets_its_call_back;
+mod churn_and_soak;
 mod knockers_wait_for_a_member;
 mod three_members_record_each_other;
+mod video_survives_a_lossy_jittery_path;
