@@ -39,8 +39,8 @@ await check('the pre-join screen previews the camera and the microphone level', 
   await until('preview shows the camera pattern', () =>
     page.evaluate(() => window.__sottoFake.shows(document.getElementById('preview'), 'A')));
   await until('the meter moves', async () => Number(await page.locator('.meter').getAttribute('aria-valuenow')) > 0);
-  const cams = await page.locator('#camera-select option').count();
-  if (cams < 1) throw new Error('no camera to choose');
+  // The lists fill once the devices are open (labels need the permission).
+  await until('a camera to choose', async () => (await page.locator('#camera-select option').count()) >= 1);
   await page.screenshot({ path: join(shots, 'prejoin.png') });
 });
 
