@@ -11,7 +11,7 @@ use sotto_client::room::{Ended, Event};
 use sotto_proto::{ParticipantId, TrackSource};
 use sotto_tests::PATIENCE;
 use sotto_tests::frames::{explain_break, recorded, sent_on, unbroken_run_in};
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, Spec, wait_for_all_media};
 use sotto_tests::server::{TestServer, new_room};
 use sotto_tests::tripwire::{Fuse, Trip, Tripwire, first_tripped};
 
@@ -43,23 +43,11 @@ async fn killed_mid_commit(trip: Trip) {
         let wire = Tripwire::start(server.addr, trip, &fuse).await;
         let mut via = link.clone();
         via.origin = wire.origin();
-        let m = Member::join(&via, Spec::sending(name));
-        m.wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+        let m = Member::join_sending(&via, name).await;
         wires.push(wire);
         members.push(m);
     }
-    for m in &members {
-        m.wait_for("both others' media", PATIENCE, |ev| {
-            ev.iter()
-                .filter(|e| matches!(e, Event::MediaStarted { .. }))
-                .count()
-                >= 4
-        })
-        .await;
-    }
+    wait_for_all_media(&members).await;
     let before = members[0].epoch().expect("a member");
     fuse.arm();
     // Dave's Add is the next commit; whoever makes it dies making it.

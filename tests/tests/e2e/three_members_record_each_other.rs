@@ -12,19 +12,12 @@ use sotto_client::room::{Ended, Event};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
 use sotto_tests::frames::{contains, explain_break, recorded, sent_on, unbroken_run_in};
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, wait_for_all_media};
 use sotto_tests::server::{TestServer, new_room};
 use sotto_tests::tap::SignallingTap;
 
 const NAMES: [&str; 3] = ["Ada Lovelace", "Grace Hopper", "Margaret Hamilton"];
 const CHAT: &str = "the treasure is under the old oak tree";
-
-fn media_started(events: &[Event]) -> usize {
-    events
-        .iter()
-        .filter(|e| matches!(e, Event::MediaStarted { .. }))
-        .count()
-}
 
 /// Pieces of every fixture frame past its clear prefix (which is sent in
 /// the clear on purpose: 10 bytes of VP8 keyframes, 1 of Opus): what a
@@ -54,19 +47,10 @@ async fn three_members_record_each_other_exactly_and_the_server_sees_no_plaintex
 
     let mut members = Vec::new();
     for name in NAMES {
-        let m = Member::join(&link, Spec::sending(name));
-        m.wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+        let m = Member::join_sending(&link, name).await;
         members.push(m);
     }
-    for m in &members {
-        m.wait_for("both others' audio and video", PATIENCE, |ev| {
-            media_started(ev) >= 4
-        })
-        .await;
-    }
+    wait_for_all_media(&members).await;
     // Every member sees the same epoch and room code.
     let codes: Vec<_> = members
         .iter()
