@@ -30,6 +30,9 @@ struct PendingJoin {
 /// Our commit, sent and waiting for the server's verdict.
 struct InFlight {
     epoch: u64,
+    /// When it went out: without a verdict by `verdict_timeout` later, it
+    /// is given up (see `tick`).
+    sent: Instant,
 }
 
 pub(crate) struct Member {

@@ -120,3 +120,69 @@ fn without_the_link_a_waiting_participant_cannot_found_the_room() {
     );
     assert_eq!(c.session.state(), sotto_crypto::session::State::Waiting);
 }
+
+/// A commit whose verdict never comes (the server lost it, or withholds
+/// it) does not block the member for good: after `verdict_timeout` it is
+/// given up and the same change is committed again, and that one counts.
+#[test]
+fn a_commit_without_a_verdict_is_made_again_after_the_timeout() {
+    use sotto_crypto::admission::RoomSecret;
+    use sotto_crypto::identity::Identity;
+    use sotto_crypto::session::{Output, Session, SessionConfig, State};
+    use sotto_crypto::{Instant, ParticipantId};
+
+    let config = SessionConfig::default();
+    let secret = RoomSecret::from_bytes([7; 16]);
+    let (alice_id, bob_id) = (
+        ParticipantId::new("alice000000000000").expect("id"),
+        ParticipantId::new("bob00000000000000").expect("id"),
+    );
+    let mut now = Instant::ZERO;
+    let identity = Identity::generate().expect("identity");
+    let mut alice = Session::create(config, &identity, alice_id.clone(), "room-x", &secret, now)
+        .expect("create");
+    let identity = Identity::generate().expect("identity");
+    let mut bob =
+        Session::join(config, &identity, bob_id.clone(), "room-x", Some(&secret)).expect("join");
+    let key_package = std::iter::from_fn(|| bob.poll_output())
+        .find_map(|o| match o {
+            Output::KeyPackage(kp) => Some(kp),
+            _ => None,
+        })
+        .expect("a key package");
+    while alice.poll_output().is_some() {}
+    alice
+        .handle_join_request(bob_id.clone(), &key_package, now)
+        .expect("join request");
+    fn commits(alice: &mut Session, now: Instant) -> Vec<sotto_crypto::session::CommitOut> {
+        alice.tick(now).expect("tick");
+        std::iter::from_fn(|| alice.poll_output())
+            .filter_map(|o| match o {
+                Output::Commit(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+    now = alice.poll_timeout().expect("a commit is due");
+    let first = commits(&mut alice, now);
+    assert_eq!(first.len(), 1);
+    // No verdict. Nothing more until the timeout...
+    let due = alice.poll_timeout().expect("the verdict timeout");
+    assert_eq!(due, now + config.verdict_timeout);
+    assert!(commits(&mut alice, now + config.verdict_timeout / 2).is_empty());
+    // ...then the join is committed again, for the same epoch.
+    now = due;
+    let again = commits(&mut alice, now);
+    assert_eq!(again.len(), 1, "committed again after the timeout");
+    assert_eq!(again[0].epoch, first[0].epoch);
+    assert_eq!(again[0].welcome_to, vec![bob_id.clone()]);
+    // The second is the one the server takes: bob joins with its Welcome.
+    alice
+        .handle_commit_accepted(again[0].epoch, now)
+        .expect("accepted");
+    let welcome = again[0].welcome.as_deref().expect("a welcome");
+    bob.handle_welcome(&alice_id, welcome, now)
+        .expect("welcome");
+    assert_eq!(bob.state(), State::Member);
+    assert_eq!(alice.room_code(), bob.room_code());
+}

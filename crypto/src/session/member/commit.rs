@@ -83,27 +83,44 @@ impl Member {
     pub(crate) fn poll_timeout(&self, ctx: &Ctx) -> Option<Instant> {
         let update = (self.in_flight.is_none() && !self.waiting_for_winner())
             .then_some(self.next_self_update);
-        [self.commit_deadline(ctx), update]
+        let verdict = self
+            .in_flight
+            .as_ref()
+            .map(|f| f.sent + ctx.config.verdict_timeout);
+        [self.commit_deadline(ctx), update, verdict]
             .into_iter()
             .flatten()
             .min()
     }
 
     pub(crate) fn tick(&mut self, ctx: &mut Ctx, now: Instant) -> Result<(), SessionError> {
+        if let Some(f) = &self.in_flight
+            && f.sent + ctx.config.verdict_timeout <= now
+        {
+            // No verdict came (a server that lost it, or never means to
+            // answer): give the commit up, as if it lost, so that the
+            // changes it carried are committed again rather than wait for
+            // ever. Should it have won after all, its commit reaches the
+            // others but not us, and the next commit shows us out of step.
+            self.group
+                .clear_pending_commit(ctx.provider.storage())
+                .map_err(internal)?;
+            self.in_flight = None;
+        }
         if self.in_flight.is_some() || self.waiting_for_winner() {
             return Ok(());
         }
         let due =
             self.commit_deadline(ctx).is_some_and(|d| d <= now) || self.next_self_update <= now;
         if due {
-            self.commit(ctx)?;
+            self.commit(ctx, now)?;
         }
         Ok(())
     }
 
     /// Commits every committable change with a fresh path (RFC 9420 §12.4:
     /// a full commit also updates our own leaf, which is the self-update).
-    fn commit(&mut self, ctx: &mut Ctx) -> Result<(), SessionError> {
+    fn commit(&mut self, ctx: &mut Ctx, now: Instant) -> Result<(), SessionError> {
         let mut joins: Vec<(ParticipantId, KeyPackage)> = self
             .committable_joins(ctx)
             .into_iter()
@@ -145,7 +162,7 @@ impl Member {
         }));
         // A commit that loses is retried after the winner; the self-update
         // timer restarts only when one of ours is accepted.
-        self.in_flight = Some(InFlight { epoch });
+        self.in_flight = Some(InFlight { epoch, sent: now });
         Ok(())
     }
 
