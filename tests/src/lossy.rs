@@ -51,6 +51,7 @@ pub struct LossyPath {
     /// SFU to participants.
     pub down: Arc<Counts>,
     outage: Arc<AtomicBool>,
+    impaired: Arc<AtomicBool>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -63,11 +64,13 @@ impl LossyPath {
         let down = Arc::new(Counts::default());
         let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let outage = Arc::new(AtomicBool::new(false));
-        let (u, d, t, o) = (
+        let impaired = Arc::new(AtomicBool::new(true));
+        let (u, d, t, o, im) = (
             Arc::clone(&up),
             Arc::clone(&down),
             Arc::clone(&tasks),
             Arc::clone(&outage),
+            Arc::clone(&impaired),
         );
         let main = tokio::spawn(async move {
             let mut dice = Dice::new(seed);
@@ -83,11 +86,12 @@ impl LossyPath {
                         let s = Arc::new(s);
                         inner.insert(from, Arc::clone(&s));
                         // The way back for this participant.
-                        let (front, s2, d, o) = (
+                        let (front, s2, d, o, im) = (
                             Arc::clone(&front),
                             Arc::clone(&s),
                             Arc::clone(&d),
                             Arc::clone(&o),
+                            Arc::clone(&im),
                         );
                         let mut dice = Dice::new(dice.bits());
                         let back_task = tokio::spawn(async move {
@@ -96,8 +100,8 @@ impl LossyPath {
                                 if src != back {
                                     continue;
                                 }
-                                let hold =
-                                    roll(&mut dice, how).filter(|_| !o.load(Ordering::Relaxed));
+                                let hold = roll(&mut dice, how, &im)
+                                    .filter(|_| !o.load(Ordering::Relaxed));
                                 relay(&front, from, &buf[..n], hold, &d);
                             }
                         });
@@ -105,7 +109,7 @@ impl LossyPath {
                         s
                     }
                 };
-                let hold = roll(&mut dice, how).filter(|_| !o.load(Ordering::Relaxed));
+                let hold = roll(&mut dice, how, &im).filter(|_| !o.load(Ordering::Relaxed));
                 relay(&socket, back, &buf[..n], hold, &u);
             }
         });
@@ -115,6 +119,7 @@ impl LossyPath {
             up,
             down,
             outage,
+            impaired,
             tasks,
         }
     }
@@ -123,6 +128,12 @@ impl LossyPath {
     /// for retransmissions to repair.
     pub fn outage(&self, on: bool) {
         self.outage.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the loss and jitter apply (from the start they do); off,
+    /// datagrams pass at once (an outage still drops them).
+    pub fn impair(&self, on: bool) {
+        self.impaired.store(on, Ordering::Relaxed);
     }
 }
 
@@ -155,7 +166,10 @@ impl Drop for LossyPath {
 }
 
 /// `None` to drop, or how long to hold the datagram.
-fn roll(dice: &mut Dice, how: Impairment) -> Option<Duration> {
+fn roll(dice: &mut Dice, how: Impairment, impaired: &AtomicBool) -> Option<Duration> {
+    if !impaired.load(Ordering::Relaxed) {
+        return Some(Duration::ZERO);
+    }
     if dice.unit() < how.loss {
         return None;
     }
