@@ -10,6 +10,7 @@
 //! * [`frames`]: reading recordings back and comparing them with what was
 //!   sent.
 
+pub mod cheat;
 pub mod frames;
 pub mod member;
 pub mod server;

@@ -7,6 +7,7 @@ use sotto_crypto::admission::RoomSecret;
 use sotto_proto::RoomLink;
 use sotto_server::config::Config;
 use sotto_server::server::{Media, Server};
+use sotto_server::sfu::tamper::Tamper;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -22,6 +23,18 @@ impl TestServer {
     /// Starts signalling on 127.0.0.1:0 and the SFU on another ephemeral
     /// UDP port of 127.0.0.1, as the binary does (`Media::sfu`).
     pub async fn start() -> TestServer {
+        TestServer::start_with(Media::sfu).await
+    }
+
+    /// [`TestServer::start`] with an SFU that forwards what `tamper` makes
+    /// of each RTP packet (`sotto_server::sfu::tamper`): a cheating server.
+    pub async fn start_tampering(tamper: Tamper) -> TestServer {
+        TestServer::start_with(move |config| Media::sfu_tampering(config, tamper)).await
+    }
+
+    async fn start_with(
+        media: impl FnOnce(&Config) -> Result<Media, sotto_server::sfu::SfuError>,
+    ) -> TestServer {
         let mut config = Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             ..Config::default()
@@ -29,7 +42,7 @@ impl TestServer {
         config.media.udp_port = 0;
         config.media.public_ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
         config.timing.shutdown_grace = Duration::from_secs(2);
-        let media = Media::sfu(&config).expect("the SFU starts");
+        let media = media(&config).expect("the SFU starts");
         let server = Server::bind(&config, media)
             .await
             .expect("the server binds");
