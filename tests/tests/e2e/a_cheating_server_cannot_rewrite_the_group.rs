@@ -3,7 +3,8 @@
 //! reordered and relayed under another member's name are refused, and the
 //! member catches up once the real order arrives; a server that tells two
 //! committers of one epoch that both won splits the group, and the split
-//! shows in the room codes, in chat and in media.
+//! shows in the room codes, in chat and in media; a false departure
+//! removes a present member, who learns it and can come back.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -250,6 +251,57 @@ async fn telling_two_committers_both_won_splits_the_room_visibly() {
     assert!(chats(&bob_events).is_empty(), "{bob_events:?}");
     assert!(warnings(&bob_events, "application message") >= 1);
     for m in [&mut alice, &mut bob, &mut carol] {
+        assert_eq!(m.leave().await, Ended::Left);
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_false_departure_removes_a_present_member_visibly_and_it_can_come_back() {
+    let server = TestServer::start().await;
+    let cheat = CheatingSignalling::start(server.addr, sotto_tests::cheat::honest()).await;
+    let (link, _) = new_room(&cheat.origin(), "false-departure");
+    let mut members = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        let m = Member::join(&link, Spec::silent(name));
+        m.wait_for("joining", PATIENCE, joined).await;
+        members.push(m);
+    }
+    let [mut alice, mut bob, mut carol] =
+        <[Member; 3]>::try_from(members).unwrap_or_else(|_| unreachable!("three joined"));
+    let bob_id = bob.id().expect("connected");
+    // The server tells the others that bob left; he did not.
+    for m in [&alice, &carol] {
+        let to = m.id().expect("connected");
+        assert!(cheat.inject(
+            to.as_str(),
+            Dir::Down,
+            json!({"v": 1, "type": "left", "participant": bob_id.as_str(),
+                   "reason": "disconnect"}),
+        ));
+    }
+    // Bob learns that he was removed; the others see it happen.
+    assert_eq!(bob.finished(PATIENCE).await, Ended::Removed);
+    for m in [&alice, &carol] {
+        m.wait_for("bob's removal", PATIENCE, |ev| {
+            ev.iter().any(
+                |e| matches!(e, Event::MemberRemoved { participant } if *participant == bob_id),
+            )
+        })
+        .await;
+    }
+    // He comes back as a new participant, and the room goes on.
+    let mut again = Member::join(&link, Spec::silent("bob"));
+    again.wait_for("joining again", PATIENCE, joined).await;
+    alice.room().chat("welcome back");
+    again
+        .wait_for("alice's chat", PATIENCE, |ev| {
+            chats(ev).iter().any(|(_, t)| t == "welcome back")
+        })
+        .await;
+    let codes = [room_code(&alice), room_code(&carol), room_code(&again)];
+    assert!(codes.iter().all(|c| *c == codes[0]), "{codes:?}");
+    for m in [&mut alice, &mut carol, &mut again] {
         assert_eq!(m.leave().await, Ended::Left);
     }
     server.stop().await;
