@@ -8,7 +8,11 @@
 //! * [`tap`]: a relay in front of the signalling WebSocket that keeps what
 //!   the server relays;
 //! * [`frames`]: reading recordings back and comparing them with what was
-//!   sent.
+//!   sent;
+//! * [`cheat`]: a signalling relay that tampers with messages both ways,
+//!   and what an operator can forge without the link secret (with
+//!   [`server::TestServer::start_tampering`] for the media path: a
+//!   cheating server).
 
 pub mod cheat;
 pub mod frames;
