@@ -211,6 +211,17 @@ pub enum Event {
         /// The last failure.
         error: FrameError,
     },
+    /// Frames of a member's track open again after some did not.
+    DecryptRecovered {
+        /// Whose.
+        participant: ParticipantId,
+        /// Which.
+        source: TrackSource,
+        /// From the first frame that failed to the first that opened.
+        after: Duration,
+        /// Frames that failed in between.
+        failures: u64,
+    },
     /// A received track ended.
     TrackEnded {
         /// Whose.

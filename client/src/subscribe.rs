@@ -85,6 +85,18 @@ pub enum MediaEvent {
         /// The last failure.
         error: FrameError,
     },
+    /// Frames of a track open again after some did not: how long, from
+    /// the first that failed to the first that opened.
+    Recovered {
+        /// Whose track.
+        participant: ParticipantId,
+        /// Which.
+        source: TrackSource,
+        /// From the first failure to this frame.
+        after: Duration,
+        /// Frames that failed in between.
+        failures: u64,
+    },
     /// A track ended.
     Ended {
         /// Whose track.
@@ -113,10 +125,21 @@ pub struct Receiving {
 
 type CounterMap = HashMap<(ParticipantId, TrackSource), Arc<ReceiveCounters>>;
 
+/// Whose track each media section carries, as the last offer said. The
+/// server reuses a section whose track was removed for a later track,
+/// maybe another member's (as JSEP does), and the same remote track then
+/// carries the newcomer's packets: its receiver must notice.
+#[derive(Debug, Default)]
+struct Sections {
+    /// Bumped by every offer.
+    version: u64,
+    by_mid: HashMap<String, SubscribedTrack>,
+}
+
 /// Our subscribing connection.
 pub struct Subscriber {
     pc: Pc,
-    sections: Mutex<HashMap<String, SubscribedTrack>>,
+    sections: Arc<Mutex<Sections>>,
     receiving: Receiving,
     counters: Arc<Mutex<CounterMap>>,
     tasks: Vec<JoinHandle<()>>,
@@ -139,7 +162,7 @@ impl Subscriber {
     ) -> Result<Subscriber, PeerError> {
         Ok(Subscriber {
             pc: peer::build(PcKind::Sub, setup, events).await?,
-            sections: Mutex::new(HashMap::new()),
+            sections: Arc::default(),
             receiving,
             counters: Arc::default(),
             tasks: Vec::new(),
@@ -163,10 +186,10 @@ impl Subscriber {
         sdp_text: &str,
         tracks: Vec<SubscribedTrack>,
     ) -> Result<String, PeerError> {
+        // The list is complete: a section it does not name carries nothing.
         if let Ok(mut sections) = self.sections.lock() {
-            for t in tracks {
-                sections.insert(t.mid.clone(), t);
-            }
+            sections.version += 1;
+            sections.by_mid = tracks.into_iter().map(|t| (t.mid.clone(), t)).collect();
         }
         let offer = RTCSessionDescription::offer(sdp::tag_tracks_with_mids(sdp_text))?;
         self.pc.set_remote_description(offer).await?;
@@ -188,8 +211,14 @@ impl Subscriber {
     /// Starts receiving a track the connection reported.
     pub async fn receive(&mut self, track: Arc<dyn TrackRemote>) {
         let track_id = track.track_id().await;
-        let owner = sdp::mid_from_track_id(&track_id)
-            .and_then(|mid| self.sections.lock().ok().and_then(|s| s.get(mid).cloned()));
+        let Some(mid) = sdp::mid_from_track_id(&track_id).map(str::to_owned) else {
+            tracing::warn!("a track that no offer named; ignored");
+            return;
+        };
+        let (version, owner) = match self.sections.lock() {
+            Ok(s) => (s.version, s.by_mid.get(&mid).cloned()),
+            Err(_) => return,
+        };
         let Some(owner) = owner else {
             tracing::warn!("a track that no offer named; ignored");
             return;
@@ -207,16 +236,7 @@ impl Subscriber {
             tracing::warn!(?codec, "a track of a codec sotto does not send; ignored");
             return;
         }
-        let counters = self
-            .counters
-            .lock()
-            .map(|mut c| {
-                Arc::clone(
-                    c.entry((owner.participant.clone(), owner.source))
-                        .or_default(),
-                )
-            })
-            .unwrap_or_default();
+        let counters = counters_of(&self.counters, &owner);
         let task = Receiver {
             track,
             ssrc,
@@ -225,6 +245,10 @@ impl Subscriber {
             codec,
             receiving: self.receiving.clone(),
             counters,
+            mid,
+            sections: Arc::clone(&self.sections),
+            version,
+            all_counters: Arc::clone(&self.counters),
         };
         self.tasks.push(tokio::spawn(task.run()));
     }
@@ -252,6 +276,18 @@ impl Drop for Subscriber {
     }
 }
 
+/// The counters of `owner`'s track.
+fn counters_of(all: &Mutex<CounterMap>, owner: &SubscribedTrack) -> Arc<ReceiveCounters> {
+    all.lock()
+        .map(|mut c| {
+            Arc::clone(
+                c.entry((owner.participant.clone(), owner.source))
+                    .or_default(),
+            )
+        })
+        .unwrap_or_default()
+}
+
 struct Receiver {
     track: Arc<dyn TrackRemote>,
     ssrc: u32,
@@ -260,6 +296,12 @@ struct Receiver {
     codec: Codec,
     receiving: Receiving,
     counters: Arc<ReceiveCounters>,
+    /// Our media section, and the offers' word on whose track it carries.
+    mid: String,
+    sections: Arc<Mutex<Sections>>,
+    /// The offer `from`/`source` came from.
+    version: u64,
+    all_counters: Arc<Mutex<CounterMap>>,
 }
 
 struct State {
@@ -268,18 +310,73 @@ struct State {
     started: bool,
     failures: u64,
     last_report: Option<Instant>,
+    /// The first failure since the last frame that opened, and how many
+    /// failed since.
+    failing: Option<(Instant, u64)>,
 }
 
 impl Receiver {
-    async fn run(self) {
+    async fn run(mut self) {
         let (format, clock) = match self.codec {
             Codec::Opus => (PayloadFormat::Opus, OPUS_CLOCK_RATE),
             _ => (PayloadFormat::Vp8, VP8_CLOCK_RATE),
         };
         // Wait up to a quarter of a second (of later media) for a packet
         // that is missing: enough for a retransmission on most paths.
-        let mut assembler = FrameAssembler::new(format, clock / 4);
-        let mut state = State {
+        let assembler_for_track = || FrameAssembler::new(format, clock / 4);
+        let mut assembler = assembler_for_track();
+        let mut state = Some(self.start());
+        let mut ask = tokio::time::interval(KEYFRAME_REQUEST_INTERVAL);
+        loop {
+            tokio::select! {
+                event = self.track.poll() => match event {
+                    Some(TrackRemoteEvent::OnRtpPacket(p)) => {
+                        if self.follow_offers(&mut state) {
+                            assembler = assembler_for_track();
+                        }
+                        // A section that carries nothing now: whatever
+                        // still arrives has no owner to be opened for.
+                        let Some(st) = state.as_mut() else { continue };
+                        let h = &p.header;
+                        // Keyframe requests name the SSRC the server
+                        // gave this section's current track.
+                        self.ssrc = h.ssrc;
+                        if assembler
+                            .push(h.sequence_number, h.timestamp, h.marker, &p.payload)
+                            .is_err()
+                        {
+                            self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        while let Some(frame) = assembler.pop() {
+                            if frame.after_loss && self.codec == Codec::Vp8 {
+                                st.waiting_for_keyframe = true;
+                            }
+                            self.frame(st, frame.timestamp, &frame.data);
+                        }
+                        self.counters.lost.store(assembler.lost_frames(), Ordering::Relaxed);
+                    }
+                    Some(TrackRemoteEvent::OnEnded) | None => break,
+                    Some(_) => {}
+                },
+                _ = ask.tick() => {
+                    if self.follow_offers(&mut state) {
+                        assembler = assembler_for_track();
+                    }
+                    if state.as_ref().is_some_and(|s| s.waiting_for_keyframe) {
+                        let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: self.ssrc };
+                        let _ = self.track.write_rtcp(vec![Box::new(pli)]).await;
+                    }
+                }
+            }
+        }
+        if let Some(st) = state {
+            self.end(st);
+        }
+    }
+
+    /// The state of a track that starts now (for `from` and `source`).
+    fn start(&self) -> State {
+        State {
             recorder: self
                 .receiving
                 .record_dir
@@ -289,36 +386,12 @@ impl Receiver {
             started: false,
             failures: 0,
             last_report: None,
-        };
-        let mut ask = tokio::time::interval(KEYFRAME_REQUEST_INTERVAL);
-        loop {
-            tokio::select! {
-                event = self.track.poll() => match event {
-                    Some(TrackRemoteEvent::OnRtpPacket(p)) => {
-                        let h = &p.header;
-                        if assembler
-                            .push(h.sequence_number, h.timestamp, h.marker, &p.payload)
-                            .is_err()
-                        {
-                            self.counters.malformed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        while let Some(frame) = assembler.pop() {
-                            if frame.after_loss && self.codec == Codec::Vp8 {
-                                state.waiting_for_keyframe = true;
-                            }
-                            self.frame(&mut state, frame.timestamp, &frame.data);
-                        }
-                        self.counters.lost.store(assembler.lost_frames(), Ordering::Relaxed);
-                    }
-                    Some(TrackRemoteEvent::OnEnded) | None => break,
-                    Some(_) => {}
-                },
-                _ = ask.tick(), if state.waiting_for_keyframe => {
-                    let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: self.ssrc };
-                    let _ = self.track.write_rtcp(vec![Box::new(pli)]).await;
-                }
-            }
+            failing: None,
         }
+    }
+
+    /// Ends the track of `from`: finishes its recording and says so.
+    fn end(&self, state: State) {
         let recording = state.recorder.map(|r| {
             let path = r.path().to_owned();
             let started = r.started();
@@ -333,6 +406,36 @@ impl Receiver {
             frames: self.counters.frames.load(Ordering::Relaxed),
             recording: recording.flatten(),
         });
+    }
+
+    /// Follows the offers: when our section was given to another track
+    /// (a member left and the server reused its section for a newcomer)
+    /// or to none, ends the track we had and starts the new one. Whether
+    /// it changed.
+    fn follow_offers(&mut self, state: &mut Option<State>) -> bool {
+        let now = match self.sections.lock() {
+            Ok(s) if s.version != self.version => {
+                self.version = s.version;
+                s.by_mid.get(&self.mid).cloned()
+            }
+            _ => return false,
+        };
+        let same = now
+            .as_ref()
+            .is_some_and(|t| t.participant == self.from && t.source == self.source);
+        if same && state.is_some() {
+            return false;
+        }
+        if let Some(old) = state.take() {
+            self.end(old);
+        }
+        if let Some(t) = now {
+            self.counters = counters_of(&self.all_counters, &t);
+            self.from = t.participant;
+            self.source = t.source;
+            *state = Some(self.start());
+        }
+        true
     }
 
     fn frame(&self, state: &mut State, timestamp: u32, wire: &[u8]) {
@@ -353,6 +456,8 @@ impl Receiver {
             Err(error) => {
                 self.counters.failures.fetch_add(1, Ordering::Relaxed);
                 state.failures += 1;
+                let failing = state.failing.get_or_insert((Instant::now(), 0));
+                failing.1 += 1;
                 // After a failure the next frame may depend on the lost one.
                 if self.codec == Codec::Vp8 {
                     state.waiting_for_keyframe = true;
@@ -373,6 +478,14 @@ impl Receiver {
                 return;
             }
         };
+        if let Some((since, failures)) = state.failing.take() {
+            let _ = self.receiving.events.send(MediaEvent::Recovered {
+                participant: self.from.clone(),
+                source: self.source,
+                after: since.elapsed(),
+                failures,
+            });
+        }
         if state.waiting_for_keyframe {
             if !is_vp8_keyframe(&frame) {
                 return;

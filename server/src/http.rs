@@ -121,25 +121,63 @@ async fn favicon(request: HeaderMap) -> Response {
 }
 
 /// An embedded file; names are not content-hashed, so browsers revalidate
-/// (`no-cache`) and get a 304 while the ETag matches.
+/// (`no-cache`) and get a 304 while the ETag matches. Files that compress
+/// well are sent gzipped to browsers that accept it (each encoding has its
+/// own ETag, as RFC 9110 §8.8.3 asks of different representations).
 fn asset(path: &str, request: &HeaderMap) -> Response {
     let Some(asset) = assets::find(path) else {
         return plain(StatusCode::NOT_FOUND, "not found");
     };
+    let gzip = asset.gzip.filter(|_| accepts_gzip(request));
+    let etag = if gzip.is_some() {
+        format!("\"{}-gz\"", asset.etag)
+    } else {
+        format!("\"{}\"", asset.etag)
+    };
     let fresh = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == asset.etag));
-    let headers = [
-        (header::CONTENT_TYPE, assets::content_type(asset.path)),
-        (header::ETAG, asset.etag),
-        (header::CACHE_CONTROL, "no-cache"),
-    ];
-    if fresh {
-        (StatusCode::NOT_MODIFIED, headers).into_response()
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag));
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (headers, asset.bytes).into_response()
+        gzip.unwrap_or(asset.bytes).into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(assets::content_type(asset.path)),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, etag);
     }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if asset.gzip.is_some() {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if gzip.is_some() {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
+}
+
+/// Whether `Accept-Encoding` lists gzip with a non-zero weight.
+fn accepts_gzip(request: &HeaderMap) -> bool {
+    request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let zero = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero
+        })
 }
 
 async fn not_found() -> Response {

@@ -56,6 +56,25 @@ pub struct MediaStats {
     /// Packets received and not forwarded (malformed, unknown SSRC, no
     /// subscriber able to take them, SRTP failures).
     pub dropped_packets: AtomicU64,
+    /// Loss and keyframe feedback (RTCP) crossing the SFU's wire.
+    pub feedback: FeedbackCounts,
+}
+
+/// RTCP feedback packets counted where they meet the wire: what repaired
+/// loss (NACK, RFC 4585 §6.2.1) and what asked for keyframes (PLI, RFC 4585
+/// §6.3.1, and FIR, RFC 5104 §4.3.1). Received ones come from subscribers,
+/// sent ones go to publishers (or, for NACKs the SFU answers itself from
+/// its send buffer, are never forwarded: loss is repaired hop by hop).
+#[derive(Debug, Default)]
+pub struct FeedbackCounts {
+    /// NACKs received (each asks for one or more packets again).
+    pub nacks_received: AtomicU64,
+    /// NACKs sent.
+    pub nacks_sent: AtomicU64,
+    /// PLIs and FIRs received.
+    pub keyframe_requests_received: AtomicU64,
+    /// PLIs and FIRs sent.
+    pub keyframe_requests_sent: AtomicU64,
 }
 
 impl MediaStats {

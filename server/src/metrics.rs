@@ -85,6 +85,27 @@ impl Metrics {
             "Packets the SFU received and did not forward.",
             &[("", load(&media.dropped_packets))],
         );
+        let f = &media.feedback;
+        family(
+            "sotto_rtcp_feedback_total",
+            "counter",
+            "RTCP loss and keyframe feedback the SFU received and sent.",
+            &[
+                (
+                    "{kind=\"nack\",direction=\"received\"}",
+                    load(&f.nacks_received),
+                ),
+                ("{kind=\"nack\",direction=\"sent\"}", load(&f.nacks_sent)),
+                (
+                    "{kind=\"keyframe_request\",direction=\"received\"}",
+                    load(&f.keyframe_requests_received),
+                ),
+                (
+                    "{kind=\"keyframe_request\",direction=\"sent\"}",
+                    load(&f.keyframe_requests_sent),
+                ),
+            ],
+        );
         let labels: Vec<String> = ErrorCode::ALL
             .iter()
             .map(|c| format!("{{code=\"{}\"}}", c.as_str()))
@@ -128,5 +149,6 @@ mod tests {
         }
         assert!(text.contains("sotto_participants{state=\"waiting\"} 3\n"));
         assert!(text.contains("# TYPE sotto_rooms gauge\nsotto_rooms 1\n"));
+        assert!(text.contains("sotto_rtcp_feedback_total{kind=\"nack\",direction=\"sent\"} 0\n"));
     }
 }

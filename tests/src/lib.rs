@@ -7,6 +7,9 @@
 //!   and every protected frame it received;
 //! * [`tap`]: a relay in front of the signalling WebSocket that keeps what
 //!   the server relays;
+//! * [`tripwire`]: a relay that breaks one participant's connection when
+//!   it sends a commit;
+//! * [`lossy`]: a UDP path that drops and delays media datagrams;
 //! * [`frames`]: reading recordings back and comparing them with what was
 //!   sent;
 //! * [`cheat`]: a signalling relay that tampers with messages both ways,
@@ -15,10 +18,13 @@
 //!   cheating server).
 
 pub mod cheat;
+pub mod dice;
 pub mod frames;
+pub mod lossy;
 pub mod member;
 pub mod server;
 pub mod tap;
+pub mod tripwire;
 
 use std::time::Duration;
 

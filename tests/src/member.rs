@@ -141,6 +141,18 @@ impl Member {
         })
     }
 
+    /// Our participant id on the latest connection.
+    pub fn id_now(&self) -> sotto_proto::ParticipantId {
+        self.events()
+            .into_iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::Connected { participant, .. } => Some(participant),
+                _ => None,
+            })
+            .expect("connected")
+    }
+
     /// The epoch of the last `Joined`/`EpochChanged`.
     pub fn epoch(&self) -> Option<u64> {
         self.events().into_iter().rev().find_map(|e| match e {

@@ -90,6 +90,13 @@ impl<'a> Connection<'a> {
                         ice_servers,
                         ..
                     })) => return Ok((participant, role, ice_servers)),
+                    // A server that stops may come back (a restart): try
+                    // again, as if it could not be reached (spec §4.5).
+                    Ok(Ok(ServerMessage::Error {
+                        code: ErrorCode::ShuttingDown,
+                        message,
+                        ..
+                    })) => return Err(Outcome::Unreachable(message)),
                     Ok(Ok(ServerMessage::Error { code, message, .. })) if code.is_fatal() => {
                         return Err(Outcome::Ended(Ended::Server { code, message }));
                     }
@@ -330,6 +337,14 @@ impl Live<'_> {
         }
     }
 
+    /// Leaves this connection (the others remove us at once) and ends it
+    /// as lost, so that the driver joins again as a new participant.
+    async fn rejoin(&mut self, why: String) -> Step {
+        self.warn(format!("out of step with the group: {why}"));
+        let _ = self.ws.send(&ClientMessage::Leave {}).await;
+        Err(self.lost(format!("out of step with the group: {why}")))
+    }
+
     async fn leave(&mut self) -> Step {
         let _ = self.ws.send(&ClientMessage::Leave {}).await;
         Err(Outcome::Ended(Ended::Left))
@@ -491,11 +506,37 @@ impl Live<'_> {
             } => {
                 if let Some(from) = to_mls(&from) {
                     let r = self.session.handle_commit(&from, epoch, &commit, now);
+                    if let Err(SessionError::WrongEpoch { expected, got }) = &r
+                        && got > expected
+                        && self.was_member
+                    {
+                        // MLS cannot skip an epoch: we missed a commit and
+                        // can never follow this group again. Join again as
+                        // someone new (spec §4.5) rather than stay, deaf.
+                        return self
+                            .rejoin(format!(
+                                "missed the commit of epoch {expected}; the room is past {got}"
+                            ))
+                            .await;
+                    }
                     self.mls_result("commit", r);
                 }
             }
             ServerMessage::CommitAccepted { epoch } => {
                 let r = self.session.handle_commit_accepted(epoch, now);
+                if matches!(
+                    r,
+                    Err(SessionError::WrongState { .. } | SessionError::WrongEpoch { .. })
+                ) && self.was_member
+                {
+                    // The room applied a commit of ours that we no longer
+                    // hold: we are out of step with it for good.
+                    return self
+                        .rejoin(format!(
+                            "the room applied a commit of ours for epoch {epoch} we cannot merge"
+                        ))
+                        .await;
+                }
                 self.mls_result("commit accepted", r);
             }
             ServerMessage::Application { from, data } => {
@@ -581,6 +622,13 @@ impl Live<'_> {
                     .handle_commit_rejected(current_epoch.unwrap_or_default());
                 self.mls_result("stale commit", r);
             }
+            // A restart ends the connection, not the call: join the room
+            // again once the server is back (spec §4.5).
+            ServerMessage::Error {
+                code: ErrorCode::ShuttingDown,
+                message,
+                ..
+            } => return Err(self.lost(format!("the server is shutting down: {message}"))),
             ServerMessage::Error { code, message, .. } if code.is_fatal() => {
                 return Err(Outcome::Ended(Ended::Server { code, message }));
             }
@@ -671,6 +719,17 @@ impl Live<'_> {
                 source,
                 total,
                 error,
+            },
+            MediaEvent::Recovered {
+                participant,
+                source,
+                after,
+                failures,
+            } => Event::DecryptRecovered {
+                participant,
+                source,
+                after,
+                failures,
             },
             MediaEvent::Ended {
                 participant,

@@ -8,7 +8,9 @@ pub struct Asset {
     pub path: &'static str,
     /// Contents.
     pub bytes: &'static [u8],
-    /// A quoted content hash for `ETag`.
+    /// The contents gzipped, when that is worth it.
+    pub gzip: Option<&'static [u8]>,
+    /// A content hash (16 hex digits), the base of the `ETag`s.
     pub etag: &'static str,
 }
 
@@ -47,8 +49,25 @@ mod tests {
     fn the_index_page_is_embedded() {
         let index = find("index.html").expect("client/web/public/index.html");
         assert!(index.bytes.starts_with(b"<!doctype html>"));
-        assert!(index.etag.starts_with('"') && index.etag.ends_with('"'));
+        assert_eq!(index.etag.len(), 16);
+        assert!(index.etag.bytes().all(|b| b.is_ascii_hexdigit()));
         assert!(find("../Cargo.toml").is_none());
+    }
+
+    #[test]
+    fn the_wasm_is_embedded_gzipped_too() {
+        let wasm = find("pkg/sotto_web_bg.wasm").expect("the wasm bundle");
+        let gz = wasm.gzip.expect("a gzipped copy");
+        assert!(
+            gz.len() < wasm.bytes.len() / 2,
+            "{} of {}",
+            gz.len(),
+            wasm.bytes.len()
+        );
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut back)
+            .expect("valid gzip");
+        assert!(back == wasm.bytes, "the gzipped copy is another file");
     }
 
     #[test]

@@ -12,6 +12,8 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
@@ -29,12 +31,15 @@ use rtc::peer_connection::transport::{
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
 };
 use rtc::shared::error::Error as RtcError;
 use rtc::shared::util::math_rand_alpha_number;
 use sotto_proto::TrackSource;
+
+use crate::media::MediaStats;
 
 /// Payload type of Opus in the server's offers.
 pub(crate) const PT_OPUS: u8 = 111;
@@ -150,9 +155,20 @@ pub(crate) fn build(
     candidates: &[SocketAddr],
     ufrag: &str,
     pwd: &str,
+    stats: Arc<MediaStats>,
 ) -> Result<RTCPeerConnection, RtcError> {
     let mut engine = media_engine()?;
-    let registry = Registry::new().with(Slot::from(14_000), KeyframeRequests::default());
+    let registry = Registry::new()
+        .with(Slot::from(14_000), KeyframeRequests::default())
+        // Wire-most: inbound feedback before anything used it, outbound
+        // after every generator (NACK generator, our PLIs) made it.
+        .with(
+            Slot::from(500),
+            FeedbackCounter {
+                stats,
+                ..Default::default()
+            },
+        );
     let registry = configure_nack(registry, &mut engine);
     let registry = configure_rtcp_reports(registry);
     let settings = SettingEngineBuilder::new()
@@ -240,6 +256,66 @@ impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests 
 }
 
 impl Interceptor for KeyframeRequests {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}
+
+/// Counts RTCP feedback as it meets the wire, into
+/// [`MediaStats::feedback`]; passes everything through unchanged.
+#[derive(Default)]
+struct FeedbackCounter {
+    stats: Arc<MediaStats>,
+    reads: VecDeque<TaggedPacket>,
+    writes: VecDeque<TaggedPacket>,
+}
+
+impl FeedbackCounter {
+    fn count(&self, msg: &TaggedPacket, nacks: &AtomicU64, keyframe_requests: &AtomicU64) {
+        if let Packet::Rtcp(packets) = &msg.message.packet {
+            for p in packets {
+                if p.as_any().is::<TransportLayerNack>() {
+                    nacks.fetch_add(1, Ordering::Relaxed);
+                } else if is_keyframe_request(p.as_ref()) {
+                    keyframe_requests.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for FeedbackCounter {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = RtcError;
+    type Time = Instant;
+
+    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        let f = &self.stats.feedback;
+        self.count(&msg, &f.nacks_received, &f.keyframe_requests_received);
+        self.reads.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.reads.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        let f = &self.stats.feedback;
+        self.count(&msg, &f.nacks_sent, &f.keyframe_requests_sent);
+        self.writes.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.writes.pop_front()
+    }
+}
+
+impl Interceptor for FeedbackCounter {
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}

@@ -97,6 +97,14 @@ pub fn event_json(ev: &Event) -> Option<Value> {
             error,
         } => json!({"event": "decrypt_failures", "participant": participant,
                     "source": source_name(*source), "total": total, "error": error.to_string()}),
+        Event::DecryptRecovered {
+            participant,
+            source,
+            after,
+            failures,
+        } => json!({"event": "decrypt_recovered", "participant": participant,
+                    "source": source_name(*source), "after_ms": after.as_millis() as u64,
+                    "failures": failures}),
         Event::TrackEnded {
             participant,
             source,
@@ -176,6 +184,16 @@ pub fn event_text(ev: &Event) -> Option<String> {
         } => format!(
             "cannot decrypt {} of {participant}: {total} frames dropped ({error})",
             source_name(*source)
+        ),
+        Event::DecryptRecovered {
+            participant,
+            source,
+            after,
+            failures,
+        } => format!(
+            "{} of {participant} decrypts again after {:.1} s ({failures} frames dropped)",
+            source_name(*source),
+            after.as_secs_f64()
         ),
         Event::TrackEnded {
             participant,

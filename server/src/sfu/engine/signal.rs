@@ -3,6 +3,7 @@
 //! follows from them (spec/protocol.md §4.6, §6).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rtc::media_stream::MediaStreamTrack;
@@ -486,7 +487,8 @@ impl Engine {
             return Ok(());
         }
         let (ufrag, pwd) = peer::ice_credentials();
-        let conn = peer::build(now, &candidates, &ufrag, &pwd).map_err(|e| e.to_string())?;
+        let conn = peer::build(now, &candidates, &ufrag, &pwd, Arc::clone(&self.stats))
+            .map_err(|e| e.to_string())?;
         *slot = Some(Peer {
             pc: conn,
             connected: false,

@@ -1,0 +1,150 @@
+//! Builds the browser bundle from source: the `sotto-web` crate compiled to
+//! wasm32, then wasm-bindgen's JS glue for it.
+//!
+//! This is a plain Rust file, not part of the `sotto-web` crate: the
+//! server's build script imports it with
+//! `#[path = "../client/web/bundle.rs"] mod bundle;` and calls [`build`],
+//! so that `cargo run --release -p sotto-server` needs nothing but the Rust
+//! toolchain. It needs `wasm-bindgen-cli-support` as a build-dependency, at
+//! exactly the version of the `wasm-bindgen` crate that `sotto-web` pins.
+//!
+//! The nested cargo builds into its own target directory (`sotto-web/`
+//! inside the outer one): the outer cargo holds the lock on its own build
+//! directory for as long as build scripts run, so sharing it would deadlock.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One file of the built bundle, to be served as `/static/{name}`.
+#[derive(Debug, Clone)]
+pub struct BundleFile {
+    /// Path under `/static/`, e.g. `pkg/sotto_web_bg.wasm`.
+    pub name: String,
+    /// Where the build left it (inside `out_dir`).
+    pub path: PathBuf,
+}
+
+/// The target triple of the browser build.
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The cargo profile of the browser build (root `Cargo.toml`).
+const PROFILE: &str = "wasm-release";
+
+/// Environment that the outer cargo sets for build scripts and that must
+/// not reach the nested cargo: flags meant for the host build, the lint
+/// wrapper `cargo clippy` installs, the outer jobserver and target.
+const SCRUBBED: &[&str] = &[
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_ENCODED_RUSTDOCFLAGS",
+    "RUSTFLAGS",
+    "RUSTDOCFLAGS",
+    "RUSTC",
+    "RUSTDOC",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTC_LINKER",
+    "CARGO_BUILD_TARGET",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+    "CARGO_MAKEFLAGS",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "TARGET",
+    "HOST",
+    "OUT_DIR",
+    "OPT_LEVEL",
+    "PROFILE",
+    "DEBUG",
+    "NUM_JOBS",
+];
+
+/// Prefixes of more such variables (package metadata, cfg and features of
+/// the outer crate).
+const SCRUBBED_PREFIXES: &[&str] = &["CARGO_PKG_", "CARGO_CFG_", "CARGO_FEATURE_", "DEP_"];
+
+/// Builds the bundle into `out_dir` and returns its files.
+///
+/// `workspace` is the workspace root (where `Cargo.lock` is); `out_dir` is
+/// the calling build script's `OUT_DIR`. Prints the `cargo:rerun-if-changed`
+/// lines for everything the bundle is built from.
+pub fn build(workspace: &Path, out_dir: &Path) -> Result<Vec<BundleFile>, String> {
+    for input in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "rust-toolchain.toml",
+        "crypto/Cargo.toml",
+        "crypto/src",
+        "client/web/Cargo.toml",
+        "client/web/src",
+        "client/web/bundle.rs",
+    ] {
+        println!("cargo:rerun-if-changed={}", workspace.join(input).display());
+    }
+
+    let target_dir = outer_target_dir(workspace, out_dir).join("sotto-web");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .args(["build", "-p", "sotto-web", "--lib", "--target", WASM_TARGET])
+        .args(["--profile", PROFILE])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for var in SCRUBBED {
+        cmd.env_remove(var);
+    }
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if SCRUBBED_PREFIXES.iter().any(|p| key.starts_with(p)) {
+            cmd.env_remove(key);
+        }
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not run cargo for the web bundle: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building sotto-web for {WASM_TARGET} failed ({status}); \
+             is the target installed? `rustup target add {WASM_TARGET}`"
+        ));
+    }
+
+    let wasm = target_dir
+        .join(WASM_TARGET)
+        .join(PROFILE)
+        .join("sotto_web.wasm");
+    let pkg = out_dir.join("pkg");
+    std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?
+        .typescript(false)
+        .omit_default_module_path(false)
+        .remove_name_section(true)
+        .remove_producers_section(true)
+        .generate(&pkg)
+        .map_err(|e| format!("wasm-bindgen on {}: {e:#}", wasm.display()))?;
+
+    Ok(["sotto_web.js", "sotto_web_bg.wasm"]
+        .into_iter()
+        .map(|f| BundleFile {
+            name: format!("pkg/{f}"),
+            path: pkg.join(f),
+        })
+        .collect())
+}
+
+/// The outer build's target directory: the ancestor of `OUT_DIR` where
+/// cargo keeps `.rustc_info.json` (`OUT_DIR` is
+/// `<target>/[<triple>/]<profile>/build/<pkg>/out`), else `target/` in the
+/// workspace.
+fn outer_target_dir(workspace: &Path, out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .find(|p| p.join(".rustc_info.json").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace.join("target"))
+}

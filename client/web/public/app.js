@@ -1,0 +1,284 @@
+// Entry point: picks the screen from the URL (`/` home, `/ROOM` pre-join
+// then the call; the fragment is the room's SECRET and never leaves this
+// browser) and wires the home and pre-join screens.
+
+import { apply, setLanguage, language, t, onLanguage } from './i18n.js';
+import { newRoomName, newSecret, parseRoomName, isSecret } from './names.js';
+import { Frames, supported } from './frames.js';
+import { Call, loadWasm } from './session.js';
+import { CallView } from './call.js';
+import { getSetting, setSetting } from './store.js';
+
+const $ = (id) => document.getElementById(id);
+// Test hooks, only with `?sotto-test` in the URL (a banner then says so):
+// `?sotto-test=no-decrypt` makes this page's receivers pass frames to the
+// decoder undecrypted, to show that what arrives is encrypted. Sending is
+// never affected.
+const TEST = new URLSearchParams(location.search).has('sotto-test');
+const TEST_FLAGS = new URLSearchParams(location.search).get('sotto-test') ?? '';
+
+function show(screen) {
+  for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== screen;
+}
+
+function home() {
+  show('home');
+  $('new-room').addEventListener('click', () => {
+    location.assign(`/${newRoomName()}${location.search}#${newSecret()}`);
+  });
+  $('join-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const parsed = parseRoomName($('join-name').value);
+    if (!parsed?.room) {
+      $('join-error').textContent = t('badRoom');
+      return;
+    }
+    const hash = parsed.secret && isSecret(parsed.secret) ? `#${parsed.secret}` : '';
+    location.assign(`/${parsed.room}${location.search}${hash}`);
+  });
+}
+
+/** Camera and microphone for the pre-join preview (and then the call). */
+class Devices {
+  constructor() {
+    this.stream = new MediaStream();
+    this.meterTimer = null;
+  }
+
+  async open({ cameraId, micId, camera = true, mic = true } = {}) {
+    for (const tr of this.stream.getTracks()) tr.stop();
+    const constraints = {
+      video: camera ? { deviceId: cameraId ? { exact: cameraId } : undefined, width: 1280, height: 720 } : false,
+      audio: mic ? { deviceId: micId ? { exact: micId } : undefined, echoCancellation: true, noiseSuppression: true } : false,
+    };
+    this.stream = camera || mic ? await navigator.mediaDevices.getUserMedia(constraints) : new MediaStream();
+    return this.stream;
+  }
+
+  get camera() {
+    return this.stream.getVideoTracks()[0] ?? null;
+  }
+
+  get mic() {
+    return this.stream.getAudioTracks()[0] ?? null;
+  }
+
+  /** Drives the level meter from the local microphone. */
+  meter(fill, meter) {
+    clearInterval(this.meterTimer);
+    if (!this.mic) return;
+    this.ctx ??= new AudioContext();
+    const an = this.ctx.createAnalyser();
+    an.fftSize = 512;
+    this.ctx.createMediaStreamSource(new MediaStream([this.mic])).connect(an);
+    const buf = new Float32Array(an.fftSize);
+    this.meterTimer = setInterval(() => {
+      if (this.ctx.state === 'suspended') this.ctx.resume();
+      an.getFloatTimeDomainData(buf);
+      let sum = 0;
+      for (const v of buf) sum += v * v;
+      const pct = Math.min(100, Math.round(Math.sqrt(sum / buf.length) * 400));
+      fill.style.width = `${pct}%`;
+      meter.setAttribute('aria-valuenow', String(pct));
+    }, 100);
+  }
+}
+
+async function fillDeviceLists() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  for (const [kind, select] of [['videoinput', $('camera-select')], ['audioinput', $('mic-select')]]) {
+    const current = select.value;
+    select.replaceChildren();
+    let n = 1;
+    for (const d of devices.filter((d) => d.kind === kind)) {
+      const o = document.createElement('option');
+      o.value = d.deviceId;
+      o.textContent = d.label || `${kind === 'videoinput' ? t('camera') : t('microphone')} ${n}`;
+      n++;
+      select.append(o);
+    }
+    if (current) select.value = current;
+  }
+}
+
+async function prejoin(room, secret) {
+  show('prejoin');
+  $('prejoin-room').textContent = room;
+  const describe = () => {
+    $('prejoin-mode').textContent = secret ? t('withLink') : t('withoutLink');
+    $('join-button').textContent = secret ? t('joinCall') : t('askToJoin');
+  };
+  describe();
+  onLanguage(describe);
+  if (!supported()) {
+    $('prejoin-error').textContent = t('unsupported');
+    $('join-button').disabled = true;
+    return;
+  }
+  const devices = new Devices();
+  // The form is live at once: a click before the camera preview is up (or
+  // before the saved name is read) joins as soon as the devices are open,
+  // and never falls through to the browser's own form submission.
+  let ready = Promise.resolve();
+  let joining = false;
+  $('prejoin-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const name = $('display-name').value.trim();
+    if (!name) {
+      $('display-name').focus();
+      return;
+    }
+    if (joining) return;
+    joining = true;
+    $('join-button').disabled = true;
+    await ready;
+    await setSetting('name', name).catch(() => {});
+    enterCall(room, secret, name, devices);
+  });
+  const saved = await getSetting('name').catch(() => '');
+  if (!$('display-name').value) $('display-name').value = saved ?? '';
+  const preview = async () => {
+    try {
+      const stream = await devices.open({
+        cameraId: $('camera-select').value || undefined,
+        micId: $('mic-select').value || undefined,
+        camera: $('pre-cam').checked,
+        mic: $('pre-mic').checked,
+      });
+      $('preview').srcObject = stream;
+      $('preview-off').hidden = Boolean(devices.camera);
+      devices.meter($('meter-fill'), document.querySelector('.meter'));
+      $('prejoin-error').textContent = '';
+    } catch {
+      $('prejoin-error').textContent = t('noDevices');
+    }
+    await fillDeviceLists().catch(() => {});
+  };
+  ready = preview();
+  await ready;
+  for (const id of ['camera-select', 'mic-select', 'pre-cam', 'pre-mic']) $(id).addEventListener('change', preview);
+  $('display-name').focus();
+
+}
+
+async function enterCall(room, secret, name, devices) {
+  show('call');
+  const frames = new Frames();
+  if (TEST && TEST_FLAGS.split(',').includes('no-decrypt')) frames.testDecrypt(false);
+  const call = new Call({ room, secret, name, frames, tracks: { mic: devices.mic, camera: devices.camera } });
+  const view = new CallView(call, frames, { self: { name }, localStream: new MediaStream(devices.camera ? [devices.camera] : []) });
+  if (TEST) {
+    window.__sottoTest = {
+      call,
+      view,
+      frames,
+      /** Receivers attached from now on pass frames through undecrypted. */
+      disableDecryption: () => frames.testDecrypt(false),
+    };
+  }
+  controls(call, view, devices);
+  call.addEventListener('ended', (e) => ended(e.detail.reason));
+  try {
+    await call.start();
+  } catch {
+    ended('error');
+  }
+}
+
+function setToggle(button, on, onLabel, offLabel) {
+  button.setAttribute('aria-pressed', String(on));
+  button.classList.toggle('off', !on);
+  button.querySelector('.lbl').textContent = on ? t(onLabel) : t(offLabel);
+}
+
+function controls(call, view, devices) {
+  let micOn = Boolean(devices.mic);
+  let camOn = Boolean(devices.camera);
+  let screen = null;
+  const redraw = () => {
+    setToggle($('btn-mic'), micOn, 'mute', 'unmute');
+    setToggle($('btn-cam'), camOn, 'stopVideo', 'startVideo');
+    $('btn-screen').setAttribute('aria-pressed', String(Boolean(screen)));
+    $('btn-screen').querySelector('.lbl').textContent = screen ? t('stopShare') : t('shareScreen');
+  };
+  redraw();
+  onLanguage(redraw);
+  $('btn-mic').addEventListener('click', () => {
+    micOn = !micOn;
+    // A muted microphone still sends (encrypted) silence: no renegotiation.
+    if (devices.mic) devices.mic.enabled = micOn;
+    redraw();
+  });
+  $('btn-cam').addEventListener('click', async () => {
+    camOn = !camOn;
+    if (camOn) {
+      const s = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 } }).catch(() => null);
+      const track = s?.getVideoTracks()[0] ?? null;
+      if (!track) camOn = false;
+      else {
+        devices.stream.addTrack(track);
+        call.setTrack('camera', track);
+        view.setSelfVideo(new MediaStream([track]));
+      }
+    } else {
+      const track = devices.camera;
+      call.setTrack('camera', null);
+      track?.stop();
+      if (track) devices.stream.removeTrack(track);
+      view.setSelfVideo(new MediaStream());
+    }
+    redraw();
+  });
+  $('btn-screen').addEventListener('click', async () => {
+    if (screen) {
+      screen.stop();
+      screen = null;
+      call.setTrack('screen', null);
+    } else {
+      const s = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }).catch(() => null);
+      screen = s?.getVideoTracks()[0] ?? null;
+      if (screen) {
+        screen.addEventListener('ended', () => {
+          screen = null;
+          call.setTrack('screen', null);
+          redraw();
+        });
+        call.setTrack('screen', screen);
+      }
+    }
+    redraw();
+  });
+  $('btn-leave').addEventListener('click', () => call.leave());
+}
+
+function ended(reason) {
+  show('ended');
+  const texts = {
+    left: ['leftTitle', 'leftText'],
+    refused: ['refusedTitle', 'refusedText'],
+    no_creator: ['noCreatorTitle', 'noCreatorText'],
+    removed: ['removedTitle', 'removedText'],
+    ghost_room: ['ghostTitle', 'ghostText'],
+    bad_link: ['badLinkTitle', 'badLinkText'],
+  }[reason];
+  $('ended-title').textContent = texts ? t(texts[0]) : t('errorTitle');
+  $('ended-text').textContent = texts ? t(texts[1]) : t('errorText', { what: reason });
+}
+
+function main() {
+  apply();
+  $('lang').value = language();
+  $('lang').addEventListener('change', (e) => setLanguage(e.target.value));
+  $('test-banner').hidden = !TEST;
+  const path = location.pathname.slice(1);
+  if (!path) return home();
+  const parsed = parseRoomName(path);
+  if (!parsed?.room) return home();
+  const fragment = location.hash.slice(1);
+  // The secret stays in this page: it is never put in a request, a log or
+  // storage.
+  prejoin(parsed.room, isSecret(fragment) ? fragment : null);
+  loadWasm().catch(() => {});
+}
+
+main();

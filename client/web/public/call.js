@@ -1,0 +1,381 @@
+// The in-call interface: tiles, controls, chat, people and security.
+// It listens to a Call (session.js) and to the frame Worker's per-track
+// states; it never shows a track whose frames did not decrypt.
+
+import { t, onLanguage } from './i18n.js';
+import { verifiedPeople, markVerified, unmarkVerified } from './store.js';
+import { Speakers } from './levels.js';
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('data-')) e.setAttribute(k, v);
+    else e[k] = v;
+  }
+  e.append(...children);
+  return e;
+}
+
+/** Groups the 30 digits of a fingerprint (or 60 of a safety number) by five. */
+export function groupDigits(d) {
+  return String(d).replace(/(\d{5})(?=\d)/g, '$1 ');
+}
+
+export class CallView {
+  constructor(call, frames, { self, localStream }) {
+    this.call = call;
+    this.frames = frames;
+    this.self = self; // {name, fingerprint}
+    this.people = new Map(); // participant -> {name, fingerprint, leaf, admission}
+    this.tiles = new Map(); // `${participant}/${source}` -> {root, video, stateEl, statsId}
+    this.audio = new Map();
+    this.verified = {};
+    this.unread = 0;
+    this.speakers = new Speakers((p) => this.#highlight(p));
+    this.#wire(localStream);
+    verifiedPeople().then((v) => {
+      this.verified = v;
+      this.#renderPeople();
+    });
+    frames.onStats((tracks) => this.#onStats(tracks));
+    onLanguage(() => this.#redraw());
+  }
+
+  #wire(localStream) {
+    const c = this.call;
+    c.addEventListener('state', (e) => this.#status(e.detail.state));
+    c.addEventListener('joined', (e) => {
+      this.self.fingerprint = e.detail.fingerprint;
+      $('own-fingerprint').textContent = groupDigits(e.detail.fingerprint);
+      $('room-code').textContent = groupDigits(e.detail.roomCode);
+    });
+    c.addEventListener('epoch', (e) => ($('room-code').textContent = groupDigits(e.detail.roomCode)));
+    c.addEventListener('member', (e) => {
+      const d = e.detail;
+      const p = this.people.get(d.participant) ?? {};
+      this.people.set(d.participant, { ...p, fingerprint: d.fingerprint, leaf: d.leaf, admission: d.admission });
+      this.#renderPeople();
+      this.#layout();
+    });
+    c.addEventListener('memberleft', (e) => {
+      const id = e.detail.participant;
+      this.people.delete(id);
+      for (const key of [...this.tiles.keys()]) if (key.startsWith(`${id}/`)) this.#removeTile(key);
+      for (const [key, a] of [...this.audio]) {
+        if (!key.startsWith(`${id}/`)) continue;
+        a.remove();
+        this.audio.delete(key);
+      }
+      this.speakers.remove(id);
+      this.#renderPeople();
+      this.#closeKnock(id);
+    });
+    c.addEventListener('profile', (e) => {
+      const p = this.people.get(e.detail.from) ?? {};
+      p.name = e.detail.name;
+      this.people.set(e.detail.from, p);
+      this.#renderPeople();
+      this.#redraw();
+    });
+    c.addEventListener('chat', (e) => this.#chatLine(e.detail.from, e.detail.text));
+    c.addEventListener('knock', (e) => this.#knock(e.detail));
+    c.addEventListener('knockclosed', (e) => this.#closeKnock(e.detail.participant));
+    c.addEventListener('track', (e) => this.#onTrack(e.detail));
+    c.addEventListener('trackended', (e) => {
+      const d = e.detail;
+      const key = `${d.participant}/${d.source}`;
+      if (d.kind === 'audio') {
+        this.audio.get(key)?.remove();
+        this.audio.delete(key);
+        return;
+      }
+      this.#removeTile(key);
+    });
+
+    this.#selfTile(localStream);
+    $('chat-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const text = $('chat-input').value.trim();
+      if (!text) return;
+      c.sendChat(text);
+      this.#chatLine(null, text);
+      $('chat-input').value = '';
+    });
+    $('btn-chat').addEventListener('click', () => this.#openSide('chat'));
+    $('btn-people').addEventListener('click', () => this.#openSide('people'));
+    $('tab-chat').addEventListener('click', () => this.#openSide('chat'));
+    $('tab-people').addEventListener('click', () => this.#openSide('people'));
+    $('side-close').addEventListener('click', () => ($('side').hidden = true));
+    $('btn-invite').addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(location.href);
+        this.#flash(t('copied'));
+      } catch {}
+    });
+    window.addEventListener('resize', () => this.#layout());
+  }
+
+  #status(state) {
+    const s = $('status');
+    s.replaceChildren();
+    const texts = {
+      connecting: t('connecting'),
+      joining: t('connecting'),
+      knocking: t('waitingAdmission'),
+      reconnecting: t('reconnecting'),
+      in_call: null,
+    };
+    this.state = state;
+    if (state === 'in_call') {
+      s.append(el('span', { class: 'lock', text: `🔒 ${t('encrypted')}` }));
+      const n = this.people.size + 1;
+      s.append(el('span', { text: n === 1 ? t('participantsOne') : t('participantsMany', { n }) }));
+      if (n === 1) s.append(el('span', { text: t('alone') }));
+    } else {
+      s.append(el('span', { text: texts[state] ?? state }));
+    }
+  }
+
+  #flash(text) {
+    const s = $('status');
+    const note = el('span', { class: 'lock', text });
+    s.append(note);
+    setTimeout(() => note.remove(), 2500);
+  }
+
+  nameOf(participant) {
+    return this.people.get(participant)?.name || t('someone');
+  }
+
+  #selfTile(stream) {
+    const video = el('video', { autoplay: true, muted: true, playsInline: true });
+    video.srcObject = stream;
+    const root = el('div', { class: 'tile self', 'data-participant': 'self', 'data-source': 'camera' }, video,
+      el('div', { class: 'name' }, el('span', { text: `${this.self.name} (${t('you')})` })));
+    $('grid').append(root);
+    this.selfTile = { root, video };
+    this.#layout();
+  }
+
+  /** Shows our own camera (or nothing) in our tile. */
+  setSelfVideo(stream) {
+    this.selfTile.video.srcObject = stream;
+  }
+
+  #onTrack({ participant, source, kind, track, statsId }) {
+    if (kind === 'audio') {
+      // Audio plays in an <audio> element (which also makes Chrome feed
+      // it to WebAudio); levels for the active speaker come from the
+      // decrypted samples, in this page.
+      const stream = new MediaStream([track]);
+      let a = this.audio.get(`${participant}/${source}`);
+      if (!a) {
+        a = el('audio', { autoplay: true });
+        a.dataset.participant = participant;
+        a.dataset.source = source;
+        document.body.append(a);
+        this.audio.set(`${participant}/${source}`, a);
+      }
+      a.srcObject = stream;
+      if (source === 'mic') this.speakers.add(participant, stream);
+      return;
+    }
+    const key = `${participant}/${source}`;
+    this.#removeTile(key);
+    const video = el('video', { autoplay: true, muted: true, playsInline: true });
+    video.srcObject = new MediaStream([track]);
+    const stateEl = el('div', { class: 'state' }, el('div', {}, el('div', { class: 'avatar', text: '…' }), el('span', { text: t('waitingKeys') })));
+    const label = el('span');
+    const root = el('div', { class: `tile${source === 'screen' ? ' screen' : ''}`, 'data-participant': participant, 'data-source': source },
+      video, stateEl, el('div', { class: 'name' }, label));
+    // Hidden until its frames decrypt: never show media that was not decrypted.
+    video.style.visibility = 'hidden';
+    $('grid').append(root);
+    this.tiles.set(key, { root, video, stateEl, label, statsId, participant, source });
+    this.#labelTile(this.tiles.get(key));
+    this.#layout();
+  }
+
+  #labelTile(tile) {
+    const name = this.nameOf(tile.participant);
+    tile.label.textContent = tile.source === 'screen' ? t('screenOf', { name }) : name;
+    const p = this.people.get(tile.participant);
+    if (p && this.#trust(p).verified) tile.label.prepend(el('span', { class: 'verified-mark', text: '✔ ' }));
+    const avatar = tile.stateEl.querySelector('.avatar');
+    if (avatar) avatar.textContent = (name[0] ?? '?').toUpperCase();
+  }
+
+  #removeTile(key) {
+    const tile = this.tiles.get(key);
+    if (!tile) return;
+    tile.root.remove();
+    this.tiles.delete(key);
+    this.#layout();
+  }
+
+  #onStats(tracks) {
+    for (const tile of this.tiles.values()) {
+      const s = tracks[tile.statsId];
+      const state = s?.state ?? 'waiting';
+      tile.root.dataset.state = state;
+      const ok = state === 'ok' || state === 'test_passthrough';
+      tile.video.style.visibility = ok ? 'visible' : 'hidden';
+      tile.stateEl.hidden = ok;
+      const text = tile.stateEl.querySelector('span');
+      if (!ok && text) {
+        const bad = state === 'failing';
+        tile.stateEl.classList.toggle('bad', bad);
+        text.textContent = bad ? t('cannotDecrypt', { name: this.nameOf(tile.participant) }) : t('waitingKeys');
+      }
+    }
+  }
+
+  /** Columns for n tiles in the grid's aspect ratio (tiles are 16:9-ish). */
+  #layout() {
+    const grid = $('grid');
+    const n = grid.children.length || 1;
+    const w = grid.clientWidth || window.innerWidth;
+    const h = grid.clientHeight || window.innerHeight;
+    let best = 1;
+    let bestArea = 0;
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const tw = w / cols;
+      const th = h / rows;
+      const area = Math.min(tw, (th * 16) / 9) * Math.min(th, (tw * 9) / 16);
+      if (area > bestArea) {
+        bestArea = area;
+        best = cols;
+      }
+    }
+    grid.style.setProperty('--cols', best);
+    if (this.state === 'in_call') this.#status('in_call');
+  }
+
+  #highlight(participant) {
+    for (const tile of this.tiles.values()) tile.root.classList.toggle('speaking', tile.participant === participant && tile.source === 'camera');
+  }
+
+  #openSide(which) {
+    $('side').hidden = false;
+    $('tab-chat').setAttribute('aria-selected', String(which === 'chat'));
+    $('tab-people').setAttribute('aria-selected', String(which === 'people'));
+    $('panel-chat').hidden = which !== 'chat';
+    $('panel-people').hidden = which !== 'people';
+    if (which === 'chat') {
+      this.unread = 0;
+      $('unread').hidden = true;
+      $('chat-input').focus();
+    }
+    this.#layout();
+  }
+
+  #chatLine(from, text) {
+    const mine = from === null;
+    const li = el('li', { class: mine ? 'mine' : '' },
+      el('span', { class: 'who', text: mine ? t('you') : this.nameOf(from) }), el('span', { class: 'text', text }));
+    if (!mine) li.dataset.from = from;
+    $('messages').append(li);
+    li.scrollIntoView({ block: 'end' });
+    if ($('side').hidden || $('panel-chat').hidden) {
+      this.unread++;
+      $('unread').textContent = String(this.unread);
+      $('unread').hidden = false;
+    }
+  }
+
+  #knock({ participant, fingerprint }) {
+    if (document.querySelector(`.knock[data-participant="${CSS.escape(participant)}"]`)) return;
+    const accept = el('button', { class: 'primary', text: t('knockAccept') });
+    const refuse = el('button', { class: 'secondary', text: t('knockRefuse') });
+    const box = el('div', { class: 'knock', 'data-participant': participant },
+      el('span', { text: t('knockTitle') }), el('code', { class: 'fp', text: groupDigits(fingerprint) }), accept, refuse);
+    accept.addEventListener('click', () => {
+      this.call.acceptKnock(participant);
+      box.remove();
+    });
+    refuse.addEventListener('click', () => {
+      this.call.refuseKnock(participant);
+      box.remove();
+    });
+    $('knocks').append(box);
+  }
+
+  #closeKnock(participant) {
+    document.querySelector(`.knock[data-participant="${CSS.escape(participant)}"]`)?.remove();
+  }
+
+  /**
+   * What this browser knows of `p`'s key. Verification belongs to the key
+   * (its fingerprint), wherever it shows up and under whatever name; the
+   * name it was verified under is what lets a changed key be noticed:
+   * a verified name with a key never verified raises the warning.
+   */
+  #trust(p) {
+    if (!p.fingerprint) return { verified: false, changed: false };
+    const names = Object.keys(this.verified).filter((n) => this.verified[n] === p.fingerprint);
+    if (names.length) {
+      return { verified: true, changed: false, as: names.includes(p.name) ? null : names[0], names };
+    }
+    return { verified: false, changed: Boolean(p.name) && this.verified[p.name] !== undefined, names };
+  }
+
+  #renderPeople() {
+    const list = $('people');
+    list.replaceChildren();
+    const warnings = [];
+    for (const [id, p] of this.people) {
+      const trust = this.#trust(p);
+      const isVerified = trust.verified;
+      const changed = trust.changed;
+      if (changed) warnings.push(t('keyChanged', { name: p.name }));
+      const button = el('button', { class: 'secondary', text: t('showSafety') });
+      button.addEventListener('click', () => this.#safety(id));
+      list.append(el('li', { 'data-participant': id },
+        el('strong', { text: p.name || t('someone') }),
+        isVerified
+          ? el('span', { class: 'verified-mark', text: ` ✔ ${trust.as ? t('verifiedAs', { name: trust.as }) : t('verified')}` })
+          : '',
+        changed ? el('span', { class: 'changed', text: ` ⚠ ${t('keyChangedShort')}` }) : '',
+        el('span', { class: 'fp', 'data-fingerprint': p.fingerprint ?? '', text: groupDigits(p.fingerprint ?? '') }),
+        button));
+    }
+    const w = $('warning');
+    w.textContent = warnings.join(' ');
+    w.hidden = warnings.length === 0;
+    for (const tile of this.tiles.values()) this.#labelTile(tile);
+  }
+
+  #safety(id) {
+    const p = this.people.get(id);
+    if (!p) return;
+    const name = p.name || t('someone');
+    const dialog = $('safety');
+    $('safety-who').textContent = t('safetyWith', { name });
+    dialog.querySelector('.hint').textContent = t('safetyHint', { name });
+    $('safety-number').textContent = groupDigits(this.call.safetyNumber(id));
+    $('safety-fp').textContent = groupDigits(p.fingerprint);
+    const trust = this.#trust(p);
+    $('safety-verify').textContent = trust.verified ? t('unmarkVerified') : t('markVerified');
+    dialog.onclose = async () => {
+      if (dialog.returnValue !== 'verify' || !p.fingerprint) return;
+      // Unmarking forgets the key under every name; marking records it
+      // under the name shown now (or, nameless, under the key itself).
+      if (trust.verified) for (const n of trust.names) await unmarkVerified(n);
+      else await markVerified(p.name || `#${p.fingerprint}`, p.fingerprint);
+      this.verified = await verifiedPeople();
+      this.#renderPeople();
+    };
+    dialog.showModal();
+  }
+
+  #redraw() {
+    for (const tile of this.tiles.values()) this.#labelTile(tile);
+    this.#renderPeople();
+    if (this.state) this.#status(this.state);
+  }
+}

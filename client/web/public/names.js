@@ -1,0 +1,50 @@
+// Room names and link secrets (spec/protocol.md §1).
+
+const ADJECTIVES = ['quiet', 'calm', 'bright', 'gentle', 'brave', 'clever', 'lucky', 'sunny', 'misty', 'golden',
+  'silver', 'swift', 'kind', 'merry', 'noble', 'proud', 'quick', 'tidy', 'witty', 'cosy', 'amber', 'coral', 'olive', 'rosy'];
+const ANIMALS = ['otter', 'heron', 'fox', 'lynx', 'owl', 'badger', 'hare', 'wren', 'seal', 'crane', 'finch', 'mole',
+  'panda', 'koala', 'robin', 'stork', 'tiger', 'whale', 'bison', 'gecko', 'lemur', 'moose', 'raven', 'yak'];
+const THINGS = ['lamp', 'kettle', 'harbor', 'meadow', 'lantern', 'bridge', 'garden', 'river', 'piano', 'pebble',
+  'candle', 'willow', 'comet', 'maple', 'island', 'violin', 'harbour', 'orchard', 'canyon', 'glacier', 'forest', 'beacon'];
+
+function pickFrom(list) {
+  const r = crypto.getRandomValues(new Uint32Array(1))[0];
+  return list[r % list.length];
+}
+
+/** A readable random room name, like `quiet-otter-lamp-42`. */
+export function newRoomName() {
+  const n = crypto.getRandomValues(new Uint32Array(1))[0] % 90 + 10;
+  return `${pickFrom(ADJECTIVES)}-${pickFrom(ANIMALS)}-${pickFrom(THINGS)}-${n}`;
+}
+
+/** 16 random bytes as base64url without padding: 22 characters. */
+export function newSecret() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+const RESERVED = new Set(['ws', 'healthz', 'metrics', 'static', 'api', 'favicon.ico']);
+
+/** The room name a user typed (or a pasted link), lowercased, or null if invalid. */
+export function parseRoomName(text) {
+  let s = String(text).trim();
+  try {
+    // A pasted link: keep its path and fragment.
+    const u = new URL(s);
+    return { room: parseRoomName(u.pathname.slice(1))?.room ?? null, secret: u.hash.slice(1) || null };
+  } catch {}
+  s = s.toLowerCase().replace(/\s+/g, '-');
+  if (!/^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$/.test(s) || RESERVED.has(s)) return null;
+  return { room: s, secret: null };
+}
+
+/**
+ * Whether `s` is a link secret: 16 bytes as 22 base64url characters
+ * without padding. The last character carries 2 bits of the secret and 4
+ * zero bits, so only A, Q, g and w may end it (what sotto-crypto's
+ * `RoomSecret::from_fragment` accepts).
+ */
+export function isSecret(s) {
+  return typeof s === 'string' && /^[A-Za-z0-9_-]{21}[AQgw]$/.test(s);
+}

@@ -1,0 +1,260 @@
+// A real call through sotto-server's SFU, MLS in each page's wasm, frames
+// encrypted in each page's Worker: two browsers (tests/tests/browser.rs),
+// plus the native `sotto` participant when given `--sotto PATH --fixtures
+// DIR` (the hook for the native client: its checks run only then, and the
+// closing line counts them).
+//
+// Checks: each browser decodes the other's video against its known canvas
+// pattern (and, with --sotto, the native fixture's quadrants); tones
+// arrive; chat arrives; the room code is the same everywhere; A's
+// fingerprint for B is B's own; a receiver with decryption disabled shows
+// nothing recognisable although its frames arrive; screen share is
+// received; a knock (name only) is shown and admitted by a click.
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { options, launch, check, finish, until, shotsDir } from './lib/harness.mjs';
+
+const opt = options();
+const shots = await shotsDir(opt.shots);
+const room = `test-call-${Date.now() % 100000}`;
+// A link secret as the app makes them: 16 random bytes, base64url.
+const secret = randomBytes(16).toString('base64url');
+
+async function person(name, camera, tone, { withSecret = true, viewport, test = '' } = {}) {
+  const ctx = await launch({ viewport });
+  await ctx.addInitScript(`window.__sottoFakeConfig = ${JSON.stringify({ camera, screen: 'S', tone })};`);
+  await ctx.addInitScript({ path: new URL('./lib/fake-media.js', import.meta.url).pathname });
+  const page = await ctx.newPage();
+  await page.goto(`${opt.base}/${room}?sotto-test${test ? `=${test}` : ''}${withSecret ? `#${secret}` : ''}`);
+  await page.getByLabel(/Your name/).fill(name);
+  return { ctx, page, name };
+}
+
+const join_ = (p) => p.page.locator('#join-button').click();
+const tileShows = (p, participantName, pattern, source = 'camera') =>
+  p.page.evaluate(([n, pat, src]) => {
+    for (const t of document.querySelectorAll(`.tile[data-source="${src}"]`)) {
+      if (!t.querySelector('.name')?.textContent.includes(n)) continue;
+      if (window.__sottoFake.shows(t.querySelector('video'), pat)) return true;
+    }
+    return false;
+  }, [participantName, pattern, source]);
+
+const alice = await person('Alice', 'A', 440);
+await join_(alice);
+await until('Alice in the call', () => alice.page.locator('#room-code').textContent());
+const bob = await person('Bob', 'B', 660);
+await join_(bob);
+// The native participant, when given: sends the committed fixtures,
+// records what the browsers send (decrypted), prints events as JSON.
+const recordDir = opt.sotto ? await mkdtemp(join(tmpdir(), 'sotto-native-')) : null;
+const nativeEvents = [];
+const native = opt.sotto
+  ? spawn(opt.sotto, ['join', `${opt.base}/${room}#${secret}`, '--name', 'Native', '--json',
+    '--send-video', join(opt.fixtures, 'pattern.ivf'), '--send-audio', join(opt.fixtures, 'tone.ogg'),
+    '--record', recordDir], { stdio: ['pipe', 'pipe', 'inherit'] })
+  : null;
+if (native) {
+  let buf = '';
+  native.stdout.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        nativeEvents.push(JSON.parse(line));
+      } catch {
+        console.error(`[native] ${line}`);
+      }
+    }
+  });
+}
+/** The native client's latest room code (digits), from its events. */
+/** The frames of an IVF file (32-byte header, 12-byte frame headers). */
+function ivfFrames(buf) {
+  const out = [];
+  for (let at = buf.readUInt16LE(6); at + 12 <= buf.length;) {
+    const len = buf.readUInt32LE(at);
+    out.push(buf.subarray(at + 12, at + 12 + len));
+    at += 12 + len;
+  }
+  return out;
+}
+const nativeRoomCode = () => nativeEvents.filter((e) => e.room_code).at(-1)?.room_code;
+
+await check('each browser decodes the other browser\'s camera', async () => {
+  await until('Bob on Alice', () => tileShows(alice, 'Bob', 'B'), 30000);
+  await until('Alice on Bob', () => tileShows(bob, 'Alice', 'A'), 30000);
+});
+
+if (native) {
+  await check('each browser decodes the native client\'s fixture video', async () => {
+    await until('native on Alice', () => tileShows(alice, 'Native', 'FIXTURE'), 30000);
+    await until('native on Bob', () => tileShows(bob, 'Native', 'FIXTURE'), 30000);
+  });
+}
+
+await check('tones arrive decrypted', async () => {
+  const hz = await bob.page.evaluate(async () => {
+    const a = [...document.querySelectorAll('audio[data-source="mic"]')];
+    const tones = await Promise.all(a.map((x) => window.__sottoFake.tone(x.srcObject)));
+    return tones.map((t) => Math.round(t.hz));
+  });
+  if (!hz.some((f) => Math.abs(f - 440) < 30)) throw new Error(`Bob hears ${hz}`);
+});
+
+await check('chat text arrives', async () => {
+  await alice.page.locator('#btn-chat').click();
+  await alice.page.locator('#chat-input').fill('bonjour à tous');
+  await alice.page.locator('#chat-form button').click();
+  await until('chat on Bob', () => bob.page.evaluate(() =>
+    [...document.querySelectorAll('#messages li .text')].some((e) => e.textContent === 'bonjour à tous')));
+});
+
+await check('the room code is the same everywhere; A shows B\'s own fingerprint', async () => {
+  const codeA = await alice.page.locator('#room-code').textContent();
+  const codeB = await bob.page.locator('#room-code').textContent();
+  if (!codeA || codeA !== codeB) throw new Error(`${codeA} vs ${codeB}`);
+  const bobOwn = await bob.page.locator('#own-fingerprint').textContent();
+  const bobOnAlice = await alice.page.evaluate(() => [...document.querySelectorAll('#people li')]
+    .find((li) => li.textContent.includes('Bob'))?.querySelector('.fp')?.textContent);
+  if (!bobOwn || bobOwn !== bobOnAlice) throw new Error(`${bobOwn} vs ${bobOnAlice}`);
+  if (native) {
+    const digits = (t) => t.replace(/\D/g, '');
+    await until('the native client at the browsers\' epoch', () => nativeRoomCode() === digits(codeA), 10000);
+    // The native client's view of Bob: his participant id from his name.
+    const bobId = nativeEvents.find((e) => e.event === 'name' && e.name === 'Bob')?.from;
+    const bobOnNative = nativeEvents.find((e) => e.event === 'member' && e.participant === bobId)?.fingerprint;
+    if (!bobOnNative || bobOnNative !== digits(bobOwn)) throw new Error(`native sees Bob as ${bobOnNative}, Bob is ${bobOwn}`);
+  }
+});
+
+/** Opens `who`'s safety number dialog in `p`'s people list. */
+const openSafety = (p, who) => p.page.evaluate((n) => [...document.querySelectorAll('#people li')]
+  .find((li) => li.querySelector('strong')?.textContent === n)?.querySelector('button')?.click(), who);
+
+await check('Alice and Bob see the same safety number; Alice marks Bob verified', async () => {
+  await openSafety(alice, 'Bob');
+  await openSafety(bob, 'Alice');
+  const onAlice = await alice.page.locator('#safety-number').textContent();
+  const onBob = await bob.page.locator('#safety-number').textContent();
+  if (!/^[\d ]{20,}$/.test(onAlice) || onAlice !== onBob) throw new Error(`${onAlice} vs ${onBob}`);
+  await bob.page.locator('#safety').evaluate((d) => d.close());
+  await alice.page.locator('#safety-verify').click();
+  await until('Bob marked verified on Alice', () => alice.page.evaluate(() => Boolean([...document.querySelectorAll('#people li')]
+    .find((li) => li.querySelector('strong')?.textContent === 'Bob')?.querySelector('.verified-mark'))));
+});
+
+await check('Bob\'s connection drops; he rejoins by himself, is seen again and still verified', async () => {
+  const before = await bob.page.evaluate(() => window.__sottoTest.call.participant);
+  // A network blip as the page sees it: its signalling socket closes.
+  await bob.page.evaluate(() => window.__sottoTest.call.signalling.ws.close());
+  const after = await until('Bob back under a new participant id', () => bob.page.evaluate((old) => {
+    const p = window.__sottoTest.call.participant;
+    return p && p !== old && window.__sottoTest.call.session?.state() === 'member' && p;
+  }, before), 30000);
+  await until('new Bob on Alice', () => alice.page.evaluate(([id]) => {
+    const t = document.querySelector(`.tile[data-source="camera"][data-participant="${CSS.escape(id)}"]`);
+    return Boolean(t) && window.__sottoFake.shows(t.querySelector('video'), 'B');
+  }, [after]), 30000);
+  await until('Alice on new Bob', () => tileShows(bob, 'Alice', 'A'), 30000);
+  await until('old Bob gone from Alice', async () => {
+    const left = await alice.page.evaluate((id) => [...document.querySelectorAll(`[data-participant="${CSS.escape(id)}"]`)]
+      .map((e) => e.outerHTML.slice(0, 160)), before);
+    if (left.length) throw new Error(left.join(' | '));
+    return true;
+  }, 20000);
+  await until('Bob still verified on Alice', () => alice.page.evaluate(() => Boolean([...document.querySelectorAll('#people li')]
+    .find((li) => li.querySelector('strong')?.textContent === 'Bob')?.querySelector('.verified-mark'))), 10000);
+  const codeA = await alice.page.locator('#room-code').textContent();
+  await until('same room code', async () => (await bob.page.locator('#room-code').textContent()) === codeA, 10000);
+});
+
+await check('a receiver with decryption disabled shows nothing recognisable', async () => {
+  const carol = await person('Carol', 'A', 500, { test: 'no-decrypt' });
+  await join_(carol);
+  // Frames do reach Carol's receivers (passed through undecrypted)...
+  await until('Carol receives Bob\'s camera frames', () => carol.page.evaluate(() => {
+    const t = [...document.querySelectorAll('.tile[data-source="camera"]')]
+      .find((e) => e.querySelector('.name')?.textContent.includes('Bob'));
+    return t?.dataset.state === 'test_passthrough';
+  }), 30000);
+  // ...while a receiver that decrypts shows Bob meanwhile...
+  await until('Bob still on Alice', () => tileShows(alice, 'Bob', 'B'), 10000);
+  // ...and what Carol's decoder gets shows nothing of Bob's picture.
+  for (let i = 0; i < 20; i++) {
+    if (await tileShows(carol, 'Bob', 'B') || await tileShows(carol, 'Native', 'FIXTURE')) {
+      throw new Error('recognisable video without decryption');
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await alice.page.screenshot({ path: join(shots, 'call-three.png') });
+  await carol.ctx.close();
+});
+
+await check('screen share from Alice is decoded by Bob', async () => {
+  await alice.page.locator('#btn-screen').click();
+  await until('screen on Bob', () => tileShows(bob, 'Alice', 'S', 'screen'), 30000);
+  await bob.page.screenshot({ path: join(shots, 'call.png') });
+  await alice.page.locator('#btn-screen').click();
+});
+
+await check('a knock with only the name is shown and admitted by a click', async () => {
+  // Dave is on a phone.
+  const dave = await person('Dave', 'B', 550, { withSecret: false, viewport: { width: 390, height: 844 } });
+  await join_(dave);
+  const knock = alice.page.locator('.knock');
+  await knock.waitFor({ timeout: 20000 });
+  await knock.getByRole('button', { name: 'Let in' }).click();
+  await until('Dave in the call', () => dave.page.locator('#room-code').textContent(), 20000);
+  await until('Alice on Dave\'s phone', () => tileShows(dave, 'Alice', 'A'), 30000);
+  const overflow = await dave.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  if (overflow) throw new Error('horizontal scrolling in a call on a phone');
+  await dave.page.screenshot({ path: join(shots, 'call-phone.png') });
+  await dave.ctx.close();
+});
+
+await check('someone else calling themselves Bob raises the key-change warning', async () => {
+  const impostor = await person('Bob', 'B', 600);
+  await join_(impostor);
+  const warning = alice.page.locator('#warning');
+  await until('the warning on Alice', async () => (await warning.isVisible()) && (await warning.textContent()).includes('Bob'), 30000);
+  // The real Bob is still shown verified: verification follows his key.
+  const marks = await alice.page.evaluate(() => [...document.querySelectorAll('#people li')]
+    .filter((li) => li.querySelector('strong')?.textContent === 'Bob')
+    .map((li) => [Boolean(li.querySelector('.verified-mark')), Boolean(li.querySelector('.changed'))]));
+  if (JSON.stringify(marks.sort()) !== JSON.stringify([[false, true], [true, false]])) throw new Error(`Bob rows ${JSON.stringify(marks)}`);
+  await alice.page.screenshot({ path: join(shots, 'call-key-changed.png') });
+  await impostor.ctx.close();
+});
+
+if (native) {
+  await check('the native client records both browsers\' video and audio, decrypted', async () => {
+    native.stdin.write('leave\n');
+    const code = await new Promise((r) => native.once('exit', r));
+    if (code !== 0) throw new Error(`sotto exited with ${code}`);
+    // The first participant to take each name (the impostor 'Bob' comes later).
+    const names = {};
+    for (const e of nativeEvents) if (e.event === 'name') names[e.name] ??= e.from;
+    for (const who of ['Alice', 'Bob']) {
+      const id = names[who];
+      if (!id) throw new Error(`the native client never learnt ${who}'s name`);
+      const ivf = await readFile(join(recordDir, `${id}-camera.ivf`));
+      const frames = ivfFrames(ivf);
+      // A decrypted VP8 key frame carries the start code 9d 01 2a after
+      // its 3-byte frame tag (RFC 6386 §9.1); ciphertext would not.
+      const keys = frames.filter((f) => (f[0] & 1) === 0 && f[3] === 0x9d && f[4] === 0x01 && f[5] === 0x2a);
+      if (frames.length < 30 || keys.length < 1) throw new Error(`${who}: ${frames.length} frames, ${keys.length} key frames`);
+      const ogg = await readFile(join(recordDir, `${id}-mic.ogg`));
+      if (ogg.length < 4096 || ogg.toString('latin1', 0, 4) !== 'OggS') throw new Error(`${who}: ${ogg.length} bytes of audio`);
+    }
+    const fails = nativeEvents.filter((e) => e.event === 'decrypt_failures');
+    if (fails.length) console.log(`# native decrypt failures: ${JSON.stringify(fails)}`);
+  });
+}
+for (const p of [alice, bob]) await p.ctx.close();
+finish();

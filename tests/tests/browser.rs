@@ -1,0 +1,171 @@
+//! The web client in Debian's headless Chromium, driven by playwright-core
+//! scripts under `tests/browser/` (`tests/run-all` installs Chromium and
+//! runs `npm ci` there), against a real `sotto-server` that serves it.
+//! Each script prints one line per check and a closing
+//! `N passed, N failed`; a missing browser or node is a failure, never a
+//! skip.
+
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}
+
+/// The `sotto-server` binary of this build, built first if need be. It is
+/// built as `cargo test --workspace` builds it (for the server's own
+/// integration tests), with the same features: under `tests/run-all` this
+/// is a no-op, where a plain `cargo build -p sotto-server` would resolve
+/// features differently and rebuild half the tree.
+fn server_binary() -> PathBuf {
+    binaries().join(format!("sotto-server{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The native client's `sotto` binary of this build (built with the
+/// server: `sotto-client` has integration tests, so `cargo test
+/// --workspace` builds its binary).
+fn sotto_binary() -> PathBuf {
+    binaries().join(format!("sotto{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The directory holding this build's binaries, built first if need be.
+fn binaries() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(build_binaries).clone()
+}
+
+fn build_binaries() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace())
+        .args(["test", "--workspace", "--no-run"])
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building sotto-server failed");
+    // This test runs from <target>/<profile>/deps/.
+    let exe = std::env::current_exe().expect("test executable");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("<target>/<profile>/deps")
+        .to_path_buf()
+}
+
+fn free_tcp_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr").port()
+}
+
+/// A sotto-server on loopback, stopped when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = free_tcp_port();
+        let child = Command::new(server_binary())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--udp-port", &free_udp_port().to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start sotto-server");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sotto-server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where the test run leaves its screenshots (git-ignored).
+fn screenshots() -> PathBuf {
+    workspace().join("tests/browser/screenshots")
+}
+
+fn run(script: &str, extra: &[&std::ffi::OsStr]) {
+    let root = workspace();
+    let browser = root.join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run tests/run-all (it runs `npm ci` in tests/browser)"
+    );
+    let chromium = std::env::var("SOTTO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: run tests/run-all (it installs Debian's chromium)"
+    );
+    let server = Server::start();
+    let out = Command::new("node")
+        .current_dir(&browser)
+        .arg(script)
+        .arg("--base")
+        .arg(&server.url)
+        .arg("--shots")
+        .arg(screenshots())
+        .args(extra)
+        .output()
+        .expect("node runs (tests/run-all installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{script} failed: {}", out.status);
+    assert!(
+        stdout.lines().any(|l| l.ends_with(" 0 failed")),
+        "{script} printed no closing line"
+    );
+}
+
+#[test]
+fn frames_leave_the_worker_encrypted_and_only_the_key_opens_them() {
+    run("loopback.mjs", &[]);
+}
+
+#[test]
+fn home_and_pre_join_work_in_english_french_and_on_a_phone() {
+    run("ui.mjs", &[]);
+}
+
+#[test]
+fn the_wasm_bundle_passes_the_rfc_9605_vectors_in_the_browser() {
+    run("vectors.mjs", &[]);
+}
+
+/// Two browsers and the native `sotto` client in one room through the SFU
+/// (call.mjs lists the checks). The native client sends the committed
+/// fixtures (`tests/fixtures/`) and records what the browsers send.
+#[test]
+fn two_browsers_and_a_native_client_see_hear_and_verify_each_other() {
+    let sotto = sotto_binary();
+    assert!(sotto.is_file(), "{} was not built", sotto.display());
+    let fixtures = workspace().join("tests/fixtures");
+    run(
+        "call.mjs",
+        &[
+            "--sotto".as_ref(),
+            sotto.as_os_str(),
+            "--fixtures".as_ref(),
+            fixtures.as_os_str(),
+        ],
+    );
+}

@@ -1,0 +1,662 @@
+//! Churn and soak: participants join and leave rooms at random for a
+//! while (a fifth of the leaves are kills: no goodbye), then stay put.
+//! Checked: every join completes, every room ends in one epoch that all
+//! its members agree on (no stuck epoch), no member fails to decrypt a
+//! track for longer than the epoch switch delay plus a margin, the server
+//! ends with no room and no participant, and (with the server in its own
+//! process) its memory stays flat.
+//!
+//! The same test is the short CI run and the long soak; the environment
+//! sets the scale (defaults in brackets):
+//! `SOTTO_CHURN_PARTICIPANTS` [12], `SOTTO_CHURN_ROOMS` [3],
+//! `SOTTO_CHURN_SECS` [30], `SOTTO_CHURN_SEED` [from the clock],
+//! `SOTTO_CHURN_VIDEO_EVERY` [4: every 4th participant sends video too,
+//! all send audio], `SOTTO_CHURN_SERVER_BIN` [unset: the server runs in
+//! this process; set to a `sotto-server` binary to run it as a child and
+//! measure its RSS]. See README, "Tests".
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sotto_client::media::fixtures;
+use sotto_client::media::source::FrameSource;
+use sotto_client::room::{Event, JoinOptions, KnockPolicy, Room};
+use sotto_crypto::identity::Identity;
+use sotto_crypto::keys::KeyRingConfig;
+use sotto_proto::{ParticipantId, RoomLink, TrackSource};
+use sotto_tests::dice::Dice;
+use sotto_tests::server::{TestServer, metric, metrics_at, new_room};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// A join that has not led to membership by then is stuck.
+const JOIN_PATIENCE: Duration = Duration::from_secs(30);
+/// Scheduling slack over the epoch switch delay for "cannot decrypt":
+/// frames are 20 ms (audio) or 67 ms (video) apart, and 50 participants
+/// share two busy cores with the server.
+const DECRYPT_MARGIN: Duration = Duration::from_millis(500);
+/// Allowed growth of the server's RSS from a quarter of the run to its
+/// end (only checked with the server in its own process).
+const RSS_GROWTH_BOUND_KIB: u64 = 32 * 1024;
+
+struct Settings {
+    participants: usize,
+    rooms: usize,
+    duration: Duration,
+    seed: u64,
+    video_every: usize,
+    server_bin: Option<PathBuf>,
+}
+
+fn settings() -> Settings {
+    let num = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .map(|v| {
+                v.parse::<u64>()
+                    .unwrap_or_else(|_| panic!("{name}={v}: not a number"))
+            })
+            .unwrap_or(default)
+    };
+    Settings {
+        participants: num("SOTTO_CHURN_PARTICIPANTS", 12) as usize,
+        rooms: num("SOTTO_CHURN_ROOMS", 3).max(1) as usize,
+        duration: Duration::from_secs(num("SOTTO_CHURN_SECS", 30)),
+        seed: num("SOTTO_CHURN_SEED", Dice::seed_from_clock()),
+        video_every: num("SOTTO_CHURN_VIDEO_EVERY", 4).max(1) as usize,
+        server_bin: std::env::var_os("SOTTO_CHURN_SERVER_BIN").map(PathBuf::from),
+    }
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    joins: u64,
+    leaves: u64,
+    kills: u64,
+    stuck_joins: Vec<String>,
+    /// Left (at the end of its stay) before it was let in.
+    left_unjoined: u64,
+    join_latency_max: Duration,
+    join_latency_sum: Duration,
+    joined: u64,
+    epoch_changes: u64,
+    /// Highest epoch seen per room.
+    max_epoch: HashMap<usize, u64>,
+    /// Tracks that decrypted again after failing, and the longest such
+    /// stretch.
+    recoveries: u64,
+    failed_frames: u64,
+    longest_failing: Duration,
+    /// Stretches still failing when the track or the participation ended.
+    unrecovered: Vec<Duration>,
+    warnings: u64,
+    some_warnings: Vec<String>,
+    reconnects: u64,
+    /// Failure reports by error, and the errors of the stretches longer
+    /// than the bound.
+    failure_kinds: HashMap<String, u64>,
+    long_stretch_kinds: HashMap<String, u64>,
+}
+
+/// What a participant is doing now, for the final check.
+#[derive(Debug, Clone, Default)]
+struct Now {
+    room: Option<usize>,
+    joined: bool,
+    state: Option<(u64, String)>,
+}
+
+/// One participation's view of its events.
+struct Tracker {
+    room: usize,
+    started: Instant,
+    joined: bool,
+    /// Since when each track fails, and the last error it reported.
+    failing: HashMap<(ParticipantId, TrackSource), (Instant, String)>,
+}
+
+/// The variant of an error, without its fields.
+fn kind(error: &impl std::fmt::Debug) -> String {
+    let text = format!("{error:?}");
+    // `Media(Sframe(UnknownKeyId(KID 0x22)))` -> `Media(Sframe(UnknownKeyId`
+    let cut = text.find([' ', '{']).unwrap_or(text.len());
+    text[..cut]
+        .trim_end_matches("(KID")
+        .trim_end_matches('(')
+        .to_owned()
+}
+
+fn bound() -> Duration {
+    KeyRingConfig::default().switch_timeout + DECRYPT_MARGIN
+}
+
+impl Tracker {
+    fn on(&mut self, event: Event, now: &Mutex<Now>, figures: &Mutex<Figures>) {
+        let mut f = figures.lock().expect("not poisoned");
+        match event {
+            Event::Joined {
+                epoch, room_code, ..
+            } => {
+                self.joined = true;
+                let latency = self.started.elapsed();
+                f.joined += 1;
+                f.join_latency_sum += latency;
+                f.join_latency_max = f.join_latency_max.max(latency);
+                let e = f.max_epoch.entry(self.room).or_default();
+                *e = (*e).max(epoch);
+                let mut n = now.lock().expect("not poisoned");
+                n.joined = true;
+                n.state = Some((epoch, room_code.to_string()));
+            }
+            Event::EpochChanged { epoch, room_code } => {
+                f.epoch_changes += 1;
+                let e = f.max_epoch.entry(self.room).or_default();
+                *e = (*e).max(epoch);
+                now.lock().expect("not poisoned").state = Some((epoch, room_code.to_string()));
+            }
+            Event::DecryptFailures {
+                participant,
+                source,
+                error,
+                ..
+            } => {
+                let k = kind(&error);
+                *f.failure_kinds.entry(k.clone()).or_default() += 1;
+                self.failing
+                    .entry((participant, source))
+                    .or_insert_with(|| (Instant::now(), String::new()))
+                    .1 = k;
+            }
+            Event::DecryptRecovered {
+                participant,
+                source,
+                after,
+                failures,
+            } => {
+                let k = self.failing.remove(&(participant, source));
+                if after > bound() {
+                    let k = k.map_or_else(|| "unreported".to_owned(), |(_, k)| k);
+                    *f.long_stretch_kinds.entry(k).or_default() += 1;
+                }
+                f.recoveries += 1;
+                f.failed_frames += failures;
+                f.longest_failing = f.longest_failing.max(after);
+            }
+            Event::TrackEnded {
+                participant,
+                source,
+                ..
+            } => {
+                if let Some((t, k)) = self.failing.remove(&(participant, source)) {
+                    f.unrecovered.push(t.elapsed());
+                    if t.elapsed() > bound() {
+                        *f.long_stretch_kinds
+                            .entry(format!("{k} (unrecovered)"))
+                            .or_default() += 1;
+                    }
+                }
+            }
+            Event::Reconnecting { .. } => {
+                f.reconnects += 1;
+                let mut n = now.lock().expect("not poisoned");
+                n.joined = false;
+                n.state = None;
+            }
+            Event::Warning { message } => {
+                f.warnings += 1;
+                if f.some_warnings.len() < 8 && !f.some_warnings.contains(&message) {
+                    f.some_warnings.push(message);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self, figures: &Mutex<Figures>) {
+        let mut f = figures.lock().expect("not poisoned");
+        for (_, (t, k)) in self.failing {
+            f.unrecovered.push(t.elapsed());
+            if t.elapsed() > bound() {
+                *f.long_stretch_kinds
+                    .entry(format!("{k} (unrecovered)"))
+                    .or_default() += 1;
+            }
+        }
+    }
+}
+
+struct Slot {
+    index: usize,
+    links: Arc<Vec<RoomLink>>,
+    deadline: Instant,
+    video: bool,
+    dice: Dice,
+    figures: Arc<Mutex<Figures>>,
+    now: Arc<Mutex<Now>>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Slot {
+    /// Joins and leaves until the deadline, then stays where it is until
+    /// told to stop, then leaves.
+    async fn run(mut self) {
+        loop {
+            let r = self.dice.below(self.links.len());
+            let mut options = JoinOptions::new(
+                self.links[r].clone(),
+                Identity::generate().expect("randomness"),
+            );
+            options.name = Some(format!("p{}", self.index));
+            options.knocks = KnockPolicy::Accept;
+            // As real clients do: a member that falls out of step with
+            // its group (or loses its connection) joins again.
+            options.reconnect = true;
+            options.audio =
+                Some(FrameSource::opus_ogg(fixtures::TONE_OGG).expect("the audio fixture"));
+            if self.video {
+                options.video =
+                    Some(FrameSource::vp8_ivf(fixtures::PATTERN_IVF).expect("the video fixture"));
+            }
+            let (room, mut events) = Room::join(options).expect("a valid link");
+            self.figures.lock().expect("not poisoned").joins += 1;
+            *self.now.lock().expect("not poisoned") = Now {
+                room: Some(r),
+                ..Now::default()
+            };
+            let mut tracker = Tracker {
+                room: r,
+                started: Instant::now(),
+                joined: false,
+                failing: HashMap::new(),
+            };
+            let stay = self
+                .dice
+                .between(Duration::from_secs(3), Duration::from_secs(12));
+            let wake = (tracker.started + stay).min(self.deadline);
+            let mut ended = false;
+            loop {
+                tokio::select! {
+                    ev = events.recv() => match ev {
+                        Some(e) => tracker.on(e, &self.now, &self.figures),
+                        None => { ended = true; break; }
+                    },
+                    _ = tokio::time::sleep_until(wake) => break,
+                }
+            }
+            let past_deadline = Instant::now() >= self.deadline;
+            if past_deadline && !ended {
+                // Stay for the final check, still following events.
+                let mut stop = self.stop.clone();
+                let joined_by = tracker.started + JOIN_PATIENCE;
+                loop {
+                    tokio::select! {
+                        ev = events.recv() => match ev {
+                            Some(e) => tracker.on(e, &self.now, &self.figures),
+                            None => break,
+                        },
+                        _ = stop.wait_for(|s| *s) => break,
+                        _ = tokio::time::sleep_until(joined_by), if !tracker.joined => {
+                            self.stuck(&tracker);
+                            break;
+                        }
+                    }
+                }
+            } else if !tracker.joined && tracker.started.elapsed() >= JOIN_PATIENCE {
+                self.stuck(&tracker);
+            } else if !tracker.joined {
+                self.figures.lock().expect("not poisoned").left_unjoined += 1;
+            }
+            if self.dice.unit() < 0.2 {
+                room.abort();
+                self.figures.lock().expect("not poisoned").kills += 1;
+            } else {
+                let left = tokio::time::timeout(Duration::from_secs(10), async {
+                    // Keep the events flowing while it leaves.
+                    let leaving = room.leave();
+                    tokio::pin!(leaving);
+                    loop {
+                        tokio::select! {
+                            _ = &mut leaving => break,
+                            Some(e) = events.recv() => tracker.on(e, &self.now, &self.figures),
+                        }
+                    }
+                })
+                .await;
+                assert!(left.is_ok(), "p{} did not leave within 10 s", self.index);
+                self.figures.lock().expect("not poisoned").leaves += 1;
+            }
+            while let Ok(e) = events.try_recv() {
+                tracker.on(e, &self.now, &self.figures);
+            }
+            tracker.finish(&self.figures);
+            *self.now.lock().expect("not poisoned") = Now::default();
+            if past_deadline {
+                return;
+            }
+            let pause = self
+                .dice
+                .between(Duration::from_millis(500), Duration::from_secs(3));
+            tokio::time::sleep(pause).await;
+            if Instant::now() >= self.deadline {
+                return;
+            }
+        }
+    }
+
+    fn stuck(&self, tracker: &Tracker) {
+        self.figures
+            .lock()
+            .expect("not poisoned")
+            .stuck_joins
+            .push(format!(
+                "p{} in room {} not a member after {:?}",
+                self.index,
+                tracker.room,
+                tracker.started.elapsed()
+            ));
+    }
+}
+
+/// The server under test: in this process, or a child whose RSS we read.
+enum Server {
+    Here(TestServer),
+    Child(std::process::Child, std::net::SocketAddr),
+}
+
+impl Server {
+    fn start_child(bin: &PathBuf) -> Server {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(bin)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--udp-port",
+                "0",
+                "--public-ip",
+                "127.0.0.1",
+            ])
+            .env("SOTTO_LOG", "warn,sotto_server=info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Read its log to the end, so that it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(addr) = line.split("listening on http://").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the server says where it listens")
+            .parse()
+            .expect("an address");
+        Server::Child(child, addr)
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        match self {
+            Server::Here(s) => s.addr,
+            Server::Child(_, a) => *a,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Server::Here(_) => std::process::id(),
+            Server::Child(c, _) => c.id(),
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Server::Here(s) => s.stop().await,
+            Server::Child(mut c, _) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// VmRSS of `pid`, in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
+    let s = settings();
+    let server = match &s.server_bin {
+        Some(bin) => Server::start_child(bin),
+        None => Server::Here(TestServer::start().await),
+    };
+    let origin = format!("http://{}", server.addr());
+    let links: Arc<Vec<RoomLink>> = Arc::new(
+        (0..s.rooms)
+            .map(|r| new_room(&origin, &format!("churn-{r}")).0)
+            .collect(),
+    );
+    println!(
+        "churn: {} participants, {} rooms, {:?}, video from every {}th, seed {}, server {}",
+        s.participants,
+        s.rooms,
+        s.duration,
+        s.video_every,
+        s.seed,
+        match &s.server_bin {
+            Some(b) => format!("child process {}", b.display()),
+            None => "in this process (RSS is the whole test's)".to_owned(),
+        }
+    );
+
+    // RSS once a second.
+    let pid = server.pid();
+    let (rss_tx, mut rss_rx) = mpsc::unbounded_channel();
+    let started = Instant::now();
+    let sampler = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Some(kib) = rss_kib(pid) {
+                let _ = rss_tx.send((started.elapsed(), kib));
+            }
+        }
+    });
+
+    let deadline = started + s.duration;
+    let figures = Arc::new(Mutex::new(Figures::default()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut dice = Dice::new(s.seed);
+    let mut nows = Vec::new();
+    let mut slots = Vec::new();
+    for index in 0..s.participants {
+        let now = Arc::new(Mutex::new(Now::default()));
+        nows.push(Arc::clone(&now));
+        let slot = Slot {
+            index,
+            links: Arc::clone(&links),
+            deadline,
+            video: index % s.video_every == 0,
+            dice: Dice::new(dice.bits()),
+            figures: Arc::clone(&figures),
+            now,
+            stop: stop_rx.clone(),
+        };
+        slots.push(tokio::spawn(slot.run()));
+        // Do not all arrive in the same instant.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep_until(deadline).await;
+
+    // Quiet: nobody moves. Every room must settle on one epoch.
+    let quiet = Instant::now();
+    let verdict = loop {
+        let states: Vec<Now> = nows
+            .iter()
+            .map(|n| n.lock().expect("not poisoned").clone())
+            .collect();
+        let mut by_room: HashMap<usize, Vec<&Now>> = HashMap::new();
+        for n in &states {
+            if let Some(r) = n.room {
+                by_room.entry(r).or_default().push(n);
+            }
+        }
+        let settled = by_room.values().all(|ms| {
+            ms.iter()
+                .all(|m| m.joined && m.state.is_some() && m.state == ms[0].state)
+        });
+        if settled {
+            break Ok(by_room
+                .iter()
+                .map(|(r, ms)| (*r, ms.len(), ms[0].state.clone()))
+                .collect::<Vec<_>>());
+        }
+        if quiet.elapsed() > JOIN_PATIENCE {
+            break Err(by_room
+                .iter()
+                .map(|(r, ms)| {
+                    (
+                        *r,
+                        ms.iter()
+                            .map(|m| (m.joined, m.state.clone()))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let settle_time = quiet.elapsed();
+    let _ = stop_tx.send(true);
+    for slot in slots {
+        tokio::time::timeout(Duration::from_secs(30), slot)
+            .await
+            .expect("every participant leaves in time")
+            .expect("no participant task panicked");
+    }
+    // Everyone left: the server must forget every room and participant.
+    let empty = Instant::now();
+    let last_metrics = loop {
+        let m = metrics_at(server.addr()).await;
+        let zero = |name: &str| metric(&m, name) == Some(0);
+        if zero("sotto_rooms")
+            && zero("sotto_participants{state=\"member\"}")
+            && zero("sotto_participants{state=\"waiting\"}")
+        {
+            break Ok(m);
+        }
+        if empty.elapsed() > Duration::from_secs(15) {
+            break Err(m);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    sampler.abort();
+    let mut rss = Vec::new();
+    while let Ok(sample) = rss_rx.try_recv() {
+        rss.push(sample);
+    }
+    server.stop().await;
+
+    let f = figures.lock().expect("not poisoned");
+    let at = |t: Duration| rss.iter().find(|(s, _)| *s >= t).map(|(_, k)| *k);
+    let first = rss.first().map(|(_, k)| *k);
+    let quarter = at(s.duration / 4);
+    let end = rss
+        .iter()
+        .rev()
+        .find(|(t, _)| *t <= s.duration)
+        .map(|(_, k)| *k);
+    let max = rss.iter().map(|(_, k)| *k).max();
+    let longest_unrecovered = f.unrecovered.iter().max().copied().unwrap_or_default();
+    println!(
+        "churn: joins {} (members {}, left before being let in {}), leaves {}, kills {}, stuck joins {}",
+        f.joins,
+        f.joined,
+        f.left_unjoined,
+        f.leaves,
+        f.kills,
+        f.stuck_joins.len()
+    );
+    println!(
+        "churn: join to member: mean {:?}, max {:?}",
+        f.join_latency_sum / (f.joined.max(1) as u32),
+        f.join_latency_max
+    );
+    let mut epochs: Vec<_> = f.max_epoch.iter().collect();
+    epochs.sort();
+    println!(
+        "churn: epoch changes seen {}; highest epoch per room {epochs:?}; settled in {settle_time:?}: {verdict:?}",
+        f.epoch_changes
+    );
+    println!(
+        "churn: tracks that failed to decrypt then recovered {} ({} frames); longest stretch {:?}; \
+         still failing at a track's or a participation's end: {} (longest {longest_unrecovered:?})",
+        f.recoveries,
+        f.failed_frames,
+        f.longest_failing,
+        f.unrecovered.len()
+    );
+    println!(
+        "churn: decrypt failure reports by error {:?}; stretches over {:?} by error {:?}",
+        f.failure_kinds,
+        bound(),
+        f.long_stretch_kinds
+    );
+    println!(
+        "churn: reconnections {}; warnings {} (some: {:?})",
+        f.reconnects, f.warnings, f.some_warnings
+    );
+    println!(
+        "churn: RSS KiB first {first:?}, at a quarter {quarter:?}, at the end {end:?}, max {max:?} ({} samples)",
+        rss.len()
+    );
+
+    println!(
+        "churn: server empty after everyone left: {}",
+        if last_metrics.is_ok() { "yes" } else { "NO" }
+    );
+
+    assert!(f.stuck_joins.is_empty(), "stuck joins: {:?}", f.stuck_joins);
+    assert!(f.joined > 0, "nobody ever joined");
+    let by_room =
+        verdict.unwrap_or_else(|rooms| panic!("rooms did not settle on one epoch: {rooms:?}"));
+    assert!(!by_room.is_empty(), "nobody was in a room at the end");
+    let bound = bound();
+    assert!(
+        f.longest_failing <= bound && longest_unrecovered <= bound,
+        "a member could not decrypt a track for {:?} (recovered) / {longest_unrecovered:?} \
+         (unrecovered), over {bound:?}",
+        f.longest_failing
+    );
+    let last_metrics = last_metrics.unwrap_or_else(|m| panic!("the server still has rooms: {m}"));
+    assert!(last_metrics.contains("sotto_rooms 0"));
+    if s.server_bin.is_some() {
+        let (quarter, end) = (quarter.expect("sampled"), end.expect("sampled"));
+        assert!(
+            end <= quarter + RSS_GROWTH_BOUND_KIB,
+            "server RSS grew from {quarter} KiB at a quarter of the run to {end} KiB at its end"
+        );
+    }
+}
