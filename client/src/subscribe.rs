@@ -347,11 +347,19 @@ impl Receiver {
                         {
                             self.counters.malformed.fetch_add(1, Ordering::Relaxed);
                         }
+                        let mut lost_now = false;
                         while let Some(frame) = assembler.pop() {
                             if frame.after_loss && self.codec == Codec::Vp8 {
+                                lost_now |= !st.waiting_for_keyframe;
                                 st.waiting_for_keyframe = true;
                             }
                             self.frame(st, frame.timestamp, &frame.data);
+                        }
+                        if lost_now && st.waiting_for_keyframe {
+                            // Ask at once rather than at the next tick: the
+                            // picture is frozen until a keyframe comes.
+                            self.ask_for_keyframe().await;
+                            ask.reset();
                         }
                         self.counters.lost.store(assembler.lost_frames(), Ordering::Relaxed);
                     }
@@ -363,8 +371,7 @@ impl Receiver {
                         assembler = assembler_for_track();
                     }
                     if state.as_ref().is_some_and(|s| s.waiting_for_keyframe) {
-                        let pli = PictureLossIndication { sender_ssrc: 0, media_ssrc: self.ssrc };
-                        let _ = self.track.write_rtcp(vec![Box::new(pli)]).await;
+                        self.ask_for_keyframe().await;
                     }
                 }
             }
@@ -372,6 +379,15 @@ impl Receiver {
         if let Some(st) = state {
             self.end(st);
         }
+    }
+
+    /// Sends a keyframe request (PLI) for this track.
+    async fn ask_for_keyframe(&self) {
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: self.ssrc,
+        };
+        let _ = self.track.write_rtcp(vec![Box::new(pli)]).await;
     }
 
     /// The state of a track that starts now (for `from` and `source`).

@@ -31,6 +31,13 @@ async fn subscribers_receive_payloads_unchanged_and_each_new_one_triggers_a_pli(
     // Alice is alone: her packets reach nobody (and are counted as dropped).
     h.wait_until(CONNECT, "alice's pub connects", || alice.pub_connected())
         .await;
+    // Until the SFU has seen a packet of her camera it cannot name it in a
+    // PLI (and her first frame is a keyframe anyway): wait for some.
+    let stats = h.stats();
+    h.wait_until(CONNECT, "the SFU drops alice's packets", || {
+        stats.dropped_packets.load(Ordering::Relaxed) > 20
+    })
+    .await;
     let plis_alone = alice.plis(Source::Camera);
 
     let bob = h.join("bob0000000000000").await;
@@ -76,7 +83,6 @@ async fn subscribers_receive_payloads_unchanged_and_each_new_one_triggers_a_pli(
     // Audio is never asked for keyframes.
     assert_eq!(alice.plis(Source::Mic), 0);
 
-    let stats = h.stats();
     assert!(stats.forwarded_packets.load(Ordering::Relaxed) > 60);
     assert!(stats.forwarded_bytes.load(Ordering::Relaxed) > 60 * 100);
     assert!(h.errors().is_empty(), "unexpected errors: {:?}", h.errors());

@@ -211,7 +211,7 @@ await check('a knock with only the name is shown and admitted by a click', async
   await knock.waitFor({ timeout: 20000 });
   await knock.getByRole('button', { name: 'Let in' }).click();
   await until('Dave in the call', () => dave.page.locator('#room-code').textContent(), 20000);
-  await until('Alice on Dave\'s phone', () => tileShows(dave, 'Alice', 'A'), 30000);
+  await until('Alice on Dave\'s phone', () => tileShows(dave, 'Alice', 'A'), 60000);
   const overflow = await dave.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   if (overflow) throw new Error('horizontal scrolling in a call on a phone');
   await dave.page.screenshot({ path: join(shots, 'call-phone.png') });

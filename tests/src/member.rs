@@ -168,6 +168,17 @@ impl Member {
             .any(|e| matches!(e, Event::Joined { .. }))
     }
 
+    /// Joins from `link`, sending the fixtures, and waits until it is a
+    /// member (one at a time keeps the join order, and the creator, known).
+    pub async fn join_sending(link: &RoomLink, name: &str) -> Member {
+        let m = Member::join(link, Spec::sending(name));
+        m.wait_for("joining", crate::PATIENCE, |ev| {
+            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
+        })
+        .await;
+        m
+    }
+
     /// Waits until `done` holds for the events, or fails the test.
     pub async fn wait_for(&self, what: &str, patience: Duration, done: impl Fn(&[Event]) -> bool) {
         let start = tokio::time::Instant::now();
@@ -239,4 +250,23 @@ pub fn room_code(m: &Member) -> Option<(u64, RoomCode)> {
         | Event::EpochChanged { epoch, room_code } => Some((epoch, room_code)),
         _ => None,
     })
+}
+
+/// Waits until each of `members`, all sending audio and video, receives
+/// every other's two tracks.
+pub async fn wait_for_all_media(members: &[Member]) {
+    let want = 2 * members.len().saturating_sub(1);
+    for m in members {
+        m.wait_for(
+            "every other member's audio and video",
+            crate::PATIENCE,
+            |ev| {
+                ev.iter()
+                    .filter(|e| matches!(e, Event::MediaStarted { .. }))
+                    .count()
+                    >= want
+            },
+        )
+        .await;
+    }
 }

@@ -41,6 +41,26 @@ fn binaries() -> PathBuf {
 }
 
 fn build_binaries() -> PathBuf {
+    // This test runs from <target>/<profile>/deps/.
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("<target>/<profile>/deps")
+        .to_path_buf();
+    // `cargo test --workspace` (tests/run-all) has built both binaries,
+    // fresh, before running any test: use them. A nested cargo here can
+    // otherwise rebuild dependencies when its environment differs from the
+    // outer one. Running this test alone (`-p sotto-tests`) after changing
+    // the server or client: build them first, e.g. with `cargo test
+    // --workspace --no-run`.
+    let built = ["sotto-server", "sotto"].iter().all(|b| {
+        dir.join(format!("{b}{}", std::env::consts::EXE_SUFFIX))
+            .is_file()
+    });
+    if built {
+        return dir;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace())
@@ -48,12 +68,7 @@ fn build_binaries() -> PathBuf {
         .status()
         .expect("run cargo");
     assert!(status.success(), "building sotto-server failed");
-    // This test runs from <target>/<profile>/deps/.
-    let exe = std::env::current_exe().expect("test executable");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("<target>/<profile>/deps")
-        .to_path_buf()
+    dir
 }
 
 fn free_tcp_port() -> u16 {

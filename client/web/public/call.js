@@ -20,6 +20,17 @@ function el(tag, props = {}, ...children) {
   return e;
 }
 
+/** One of index.html's sprite icons, decorative. */
+function icon(name) {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('class', 'ic');
+  svg.setAttribute('aria-hidden', 'true');
+  const use = document.createElementNS('http://www.w3.org/2000/svg', 'use');
+  use.setAttribute('href', `#i-${name}`);
+  svg.append(use);
+  return svg;
+}
+
 /** Groups the 30 digits of a fingerprint (or 60 of a safety number) by five. */
 export function groupDigits(d) {
   return String(d).replace(/(\d{5})(?=\d)/g, '$1 ');
@@ -131,7 +142,7 @@ export class CallView {
     };
     this.state = state;
     if (state === 'in_call') {
-      s.append(el('span', { class: 'lock', text: `🔒 ${t('encrypted')}` }));
+      s.append(el('span', { class: 'lock' }, icon('lock'), t('encrypted')));
       const n = this.people.size + 1;
       s.append(el('span', { text: n === 1 ? t('participantsOne') : t('participantsMany', { n }) }));
       if (n === 1) s.append(el('span', { text: t('alone') }));

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sotto_client::room::{Ended, Event};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, Spec, wait_for_all_media};
 use sotto_tests::server::{TestServer, new_room};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,22 +18,10 @@ async fn the_others_open_the_newcomers_frames_in_the_leavers_old_sections() {
     let (link, _) = new_room(&server.origin(), "reused-sections");
     let mut members = Vec::new();
     for name in ["alice", "bob", "carol"] {
-        let m = Member::join(&link, Spec::sending(name));
-        m.wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+        let m = Member::join_sending(&link, name).await;
         members.push(m);
     }
-    for m in &members {
-        m.wait_for("both others' media", PATIENCE, |ev| {
-            ev.iter()
-                .filter(|e| matches!(e, Event::MediaStarted { .. }))
-                .count()
-                >= 4
-        })
-        .await;
-    }
+    wait_for_all_media(&members).await;
     let mut carol = members.pop().expect("three");
     let carol_id = carol.id().expect("connected");
     assert_eq!(carol.leave().await, Ended::Left);

@@ -13,19 +13,12 @@ use sotto_tests::PATIENCE;
 use sotto_tests::frames::{
     contains, explain_break, plaintext_needles, recorded, sent_on, unbroken_run_in,
 };
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, room_code, wait_for_all_media};
 use sotto_tests::server::{TestServer, new_room};
 use sotto_tests::tap::SignallingTap;
 
 const NAMES: [&str; 3] = ["Ada Lovelace", "Grace Hopper", "Margaret Hamilton"];
 const CHAT: &str = "the treasure is under the old oak tree";
-
-fn media_started(events: &[Event]) -> usize {
-    events
-        .iter()
-        .filter(|e| matches!(e, Event::MediaStarted { .. }))
-        .count()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_record_each_other_exactly_and_the_server_sees_no_plaintext() {
@@ -35,32 +28,12 @@ async fn three_members_record_each_other_exactly_and_the_server_sees_no_plaintex
 
     let mut members = Vec::new();
     for name in NAMES {
-        let m = Member::join(&link, Spec::sending(name));
-        m.wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+        let m = Member::join_sending(&link, name).await;
         members.push(m);
     }
-    for m in &members {
-        m.wait_for("both others' audio and video", PATIENCE, |ev| {
-            media_started(ev) >= 4
-        })
-        .await;
-    }
+    wait_for_all_media(&members).await;
     // Every member sees the same epoch and room code.
-    let codes: Vec<_> = members
-        .iter()
-        .map(|m| {
-            m.events().into_iter().rev().find_map(|e| match e {
-                Event::Joined {
-                    epoch, room_code, ..
-                }
-                | Event::EpochChanged { epoch, room_code } => Some((epoch, room_code)),
-                _ => None,
-            })
-        })
-        .collect();
+    let codes: Vec<_> = members.iter().map(room_code).collect();
     assert!(codes[0].is_some());
     assert!(
         codes.iter().all(|c| *c == codes[0]),

@@ -215,6 +215,12 @@ impl Engine {
         let Some(t) = m.published.iter_mut().find(|t| t.id == track) else {
             return;
         };
+        // Before the track's first packet there is nothing to name, and the
+        // publisher starts with a keyframe anyway: spend no slot of the
+        // rate limit on a request that would not be sent.
+        if t.receiver.is_none() || t.ssrc.is_none() {
+            return;
+        }
         if t.keyframes.request(now) {
             let (receiver, ssrc) = (t.receiver, t.ssrc);
             self.send_pli(now, owner, receiver, ssrc);
