@@ -114,6 +114,9 @@ struct Tracker {
     room: usize,
     started: Instant,
     joined: bool,
+    /// When it became a member (for telling a newcomer's wait for the
+    /// senders to switch to its first epoch from a member's failure).
+    joined_at: Option<Instant>,
     /// Since when each track fails, and the last error it reported.
     failing: HashMap<(ParticipantId, TrackSource), (Instant, String)>,
 }
@@ -141,6 +144,7 @@ impl Tracker {
                 epoch, room_code, ..
             } => {
                 self.joined = true;
+                self.joined_at = Some(Instant::now());
                 let latency = self.started.elapsed();
                 f.joined += 1;
                 f.join_latency_sum += latency;
@@ -178,8 +182,11 @@ impl Tracker {
             } => {
                 let k = self.failing.remove(&(participant, source));
                 if after > bound() {
+                    let who = self.who(Instant::now().checked_sub(after));
                     let k = k.map_or_else(|| "unreported".to_owned(), |(_, k)| k);
-                    *f.long_stretch_kinds.entry(k).or_default() += 1;
+                    *f.long_stretch_kinds
+                        .entry(format!("{k}, {who}"))
+                        .or_default() += 1;
                 }
                 f.recoveries += 1;
                 f.failed_frames += failures;
@@ -193,8 +200,9 @@ impl Tracker {
                 if let Some((t, k)) = self.failing.remove(&(participant, source)) {
                     f.unrecovered.push(t.elapsed());
                     if t.elapsed() > bound() {
+                        let who = self.who(Some(t));
                         *f.long_stretch_kinds
-                            .entry(format!("{k} (unrecovered)"))
+                            .entry(format!("{k}, {who} (unrecovered)"))
                             .or_default() += 1;
                     }
                 }
@@ -215,13 +223,23 @@ impl Tracker {
         }
     }
 
+    /// Whether a stretch that began at `start` is a newcomer's first wait
+    /// (it began within the bound after joining) or a member's failure.
+    fn who(&self, start: Option<Instant>) -> &'static str {
+        match (self.joined_at, start) {
+            (Some(j), Some(s)) if s.saturating_duration_since(j) <= bound() => "since joining",
+            _ => "established",
+        }
+    }
+
     fn finish(self, figures: &Mutex<Figures>) {
         let mut f = figures.lock().expect("not poisoned");
-        for (_, (t, k)) in self.failing {
+        for (t, k) in self.failing.values() {
             f.unrecovered.push(t.elapsed());
             if t.elapsed() > bound() {
+                let who = self.who(Some(*t));
                 *f.long_stretch_kinds
-                    .entry(format!("{k} (unrecovered)"))
+                    .entry(format!("{k}, {who} (unrecovered)"))
                     .or_default() += 1;
             }
         }
@@ -270,6 +288,7 @@ impl Slot {
                 room: r,
                 started: Instant::now(),
                 joined: false,
+                joined_at: None,
                 failing: HashMap::new(),
             };
             let stay = self
