@@ -43,9 +43,31 @@ impl Media {
     /// The SFU, bound as `config` says: the UDP port on the listen address
     /// (every interface if that is unspecified), announcing the public IPs.
     pub fn sfu(config: &Config) -> Result<Media, crate::sfu::SfuError> {
+        Media::start_sfu(config, crate::sfu::Sfu::start)
+    }
+
+    /// [`Media::sfu`] with a cheat on the forwarding path (tests only).
+    #[cfg(feature = "test-tamper")]
+    pub fn sfu_tampering(
+        config: &Config,
+        tamper: crate::sfu::tamper::Tamper,
+    ) -> Result<Media, crate::sfu::SfuError> {
+        Media::start_sfu(config, move |c, e, s| {
+            crate::sfu::Sfu::start_tampering(c, e, s, tamper)
+        })
+    }
+
+    fn start_sfu(
+        config: &Config,
+        start: impl FnOnce(
+            crate::sfu::SfuConfig,
+            mpsc::UnboundedSender<MediaEvent>,
+            Arc<MediaStats>,
+        ) -> Result<crate::sfu::Sfu, crate::sfu::SfuError>,
+    ) -> Result<Media, crate::sfu::SfuError> {
         let (events_tx, events) = Media::channel();
         let stats = Arc::new(MediaStats::default());
-        let sfu = crate::sfu::Sfu::start(
+        let sfu = start(
             crate::sfu::SfuConfig {
                 udp_bind: SocketAddr::new(config.listen.ip(), config.media.udp_port),
                 candidate_ips: config.media.public_ips.clone(),

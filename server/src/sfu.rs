@@ -43,6 +43,8 @@ mod keyframe;
 mod negotiation;
 mod peer;
 mod rewrite;
+#[cfg(feature = "test-tamper")]
+pub mod tamper;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
@@ -122,6 +124,29 @@ impl Sfu {
         events: UnboundedSender<MediaEvent>,
         stats: Arc<MediaStats>,
     ) -> Result<Sfu, SfuError> {
+        Sfu::launch(config, events, stats, |engine| engine)
+    }
+
+    /// [`Sfu::start`], with a cheat on the forwarding path: for tests that
+    /// show what receivers make of an SFU that tampers with media.
+    #[cfg(feature = "test-tamper")]
+    pub fn start_tampering(
+        config: SfuConfig,
+        events: UnboundedSender<MediaEvent>,
+        stats: Arc<MediaStats>,
+        tamper: tamper::Tamper,
+    ) -> Result<Sfu, SfuError> {
+        Sfu::launch(config, events, stats, move |engine| {
+            engine.with_tamper(tamper)
+        })
+    }
+
+    fn launch(
+        config: SfuConfig,
+        events: UnboundedSender<MediaEvent>,
+        stats: Arc<MediaStats>,
+        setup: impl FnOnce(Engine) -> Engine,
+    ) -> Result<Sfu, SfuError> {
         if config.tcp_port.is_some() {
             return Err(SfuError::TcpUnsupported);
         }
@@ -146,7 +171,7 @@ impl Sfu {
             .into_iter()
             .map(|ip| SocketAddr::new(ip, local_addr.port()))
             .collect();
-        let engine = Engine::new(candidates.clone(), stats);
+        let engine = setup(Engine::new(candidates.clone(), stats));
         let (commands, inbox) = unbounded_channel();
         let thread = driver::spawn(socket, engine, inbox, events).map_err(SfuError::Thread)?;
         info!(port = local_addr.port(), "SFU listening");

@@ -53,6 +53,28 @@ pub fn unbroken_run_in(sent: &[Vec<u8>], recorded: &[Vec<u8>]) -> Option<usize> 
     })
 }
 
+/// Pieces of every fixture frame past its clear prefix (which is sent in
+/// the clear on purpose: 10 bytes of VP8 keyframes, 1 of Opus): what a
+/// plaintext frame would leave in a capture.
+pub fn plaintext_needles() -> Vec<Vec<u8>> {
+    use sotto_client::media::fixtures;
+    use sotto_client::media::source::FrameSource;
+    let video = FrameSource::vp8_ivf(fixtures::PATTERN_IVF).expect("video fixture");
+    let audio = FrameSource::opus_ogg(fixtures::TONE_OGG).expect("audio fixture");
+    let pieces = |src: &FrameSource, skip: usize| -> Vec<Vec<u8>> {
+        src.frames()
+            .iter()
+            .filter(|f| f.data.len() >= skip + 12)
+            .map(|f| f.data[skip..(skip + 24).min(f.data.len())].to_vec())
+            .collect()
+    };
+    let mut needles = pieces(&video, 10);
+    needles.extend(pieces(&audio, 1));
+    needles.sort();
+    needles.dedup();
+    needles
+}
+
 /// Whether `needle` occurs in `haystack`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)

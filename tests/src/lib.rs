@@ -11,8 +11,13 @@
 //!   it sends a commit;
 //! * [`lossy`]: a UDP path that drops and delays media datagrams;
 //! * [`frames`]: reading recordings back and comparing them with what was
-//!   sent.
+//!   sent;
+//! * [`cheat`]: a signalling relay that tampers with messages both ways,
+//!   and what an operator can forge without the link secret (with
+//!   [`server::TestServer::start_tampering`] for the media path: a
+//!   cheating server).
 
+pub mod cheat;
 pub mod dice;
 pub mod frames;
 pub mod lossy;

@@ -9,6 +9,7 @@ use sotto_client::media::source::FrameSource;
 use sotto_client::room::{Ended, Event, JoinOptions, KnockPolicy, Room, SentFrame, WireFrame};
 use sotto_crypto::identity::Identity;
 use sotto_crypto::keys::EpochKeys;
+use sotto_crypto::verify::RoomCode;
 use sotto_proto::{ParticipantId, RoomLink};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -237,6 +238,18 @@ impl Member {
         files.sort();
         files
     }
+}
+
+/// The epoch and room code of `m`'s last `Joined`/`EpochChanged`: what it
+/// shows its user to compare with the others.
+pub fn room_code(m: &Member) -> Option<(u64, RoomCode)> {
+    m.events().into_iter().rev().find_map(|e| match e {
+        Event::Joined {
+            epoch, room_code, ..
+        }
+        | Event::EpochChanged { epoch, room_code } => Some((epoch, room_code)),
+        _ => None,
+    })
 }
 
 /// Waits until each of `members`, all sending audio and video, receives

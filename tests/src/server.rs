@@ -7,6 +7,7 @@ use sotto_crypto::admission::RoomSecret;
 use sotto_proto::RoomLink;
 use sotto_server::config::Config;
 use sotto_server::server::{Media, Server};
+use sotto_server::sfu::tamper::Tamper;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -36,9 +37,24 @@ impl TestServer {
             .expect("the server starts")
     }
 
+    /// [`TestServer::start`] with an SFU that forwards what `tamper` makes
+    /// of each RTP packet (`sotto_server::sfu::tamper`): a cheating server.
+    pub async fn start_tampering(tamper: Tamper) -> TestServer {
+        TestServer::launch(|_| {}, move |config| Media::sfu_tampering(config, tamper))
+            .await
+            .expect("the server starts")
+    }
+
     /// Starts with the configuration of [`start`](Self::start) changed by
     /// `adjust`; says why if it cannot.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Result<TestServer, String> {
+        TestServer::launch(adjust, Media::sfu).await
+    }
+
+    async fn launch(
+        adjust: impl FnOnce(&mut Config),
+        media: impl FnOnce(&Config) -> Result<Media, sotto_server::sfu::SfuError>,
+    ) -> Result<TestServer, String> {
         let mut config = Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             ..Config::default()
@@ -47,7 +63,7 @@ impl TestServer {
         config.media.public_ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
         config.timing.shutdown_grace = Duration::from_secs(2);
         adjust(&mut config);
-        let media = Media::sfu(&config).map_err(|e| e.to_string())?;
+        let media = media(&config).map_err(|e| e.to_string())?;
         let server = Server::bind(&config, media)
             .await
             .map_err(|e| e.to_string())?;

@@ -216,6 +216,7 @@ impl<'a> Connection<'a> {
             media_rx,
             t0,
             was_member: false,
+            behind: None,
         };
         let outcome = live.run().await;
         live.call.close().await;
@@ -245,7 +246,16 @@ struct Live<'a> {
     media_rx: mpsc::UnboundedReceiver<MediaEvent>,
     t0: Instant,
     was_member: bool,
+    /// A commit for a later epoch came: the epoch it was for, and until
+    /// when we wait for the commits before it.
+    behind: Option<(u64, Instant)>,
 }
+
+/// How long a member that saw a commit for a later epoch waits for the
+/// commits it missed before it gives up on the group and joins again.
+/// The server relays commits in order, so a missing one normally comes
+/// right behind; only one that was lost for good takes the whole wait.
+const CATCH_UP_GRACE: Duration = Duration::from_millis(1500);
 
 type Step = Result<(), Outcome>;
 
@@ -279,10 +289,37 @@ impl Live<'_> {
             .into_iter()
             .flatten()
             .min();
-        match next {
-            Some(t) => self.t0 + Duration::from_millis(t.as_millis()),
-            None => Instant::now() + Duration::from_secs(3600),
+        let next = next.map(|t| self.t0 + Duration::from_millis(t.as_millis()));
+        [next, self.behind.map(|(_, until)| until)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+    }
+
+    /// Whether the group has caught up with the later commit we saw;
+    /// past the grace, a member still behind joins again.
+    async fn check_behind(&mut self) -> Step {
+        let Some((seen, until)) = self.behind else {
+            return Ok(());
+        };
+        let at = self.session.epoch();
+        if at.is_some_and(|e| e > seen) {
+            self.behind = None;
+            return Ok(());
         }
+        if Instant::now() < until {
+            return Ok(());
+        }
+        self.behind = None;
+        // MLS cannot skip an epoch: the commit we missed is not coming,
+        // and we can never follow this group again. Join again as
+        // someone new (spec §4.5) rather than stay, deaf.
+        let at = at.map_or_else(|| "none".to_owned(), |e| e.to_string());
+        self.rejoin(format!(
+            "missed a commit: still at epoch {at} while the room is past {seen}"
+        ))
+        .await
     }
 
     async fn run(&mut self) -> Outcome {
@@ -320,6 +357,10 @@ impl Live<'_> {
                     }
                     Ok(())
                 }
+            };
+            let step = match step {
+                Ok(()) => self.check_behind().await,
+                e => e,
             };
             if let Err(o) = step {
                 return o;
@@ -510,14 +551,14 @@ impl Live<'_> {
                         && got > expected
                         && self.was_member
                     {
-                        // MLS cannot skip an epoch: we missed a commit and
-                        // can never follow this group again. Join again as
-                        // someone new (spec §4.5) rather than stay, deaf.
-                        return self
-                            .rejoin(format!(
-                                "missed the commit of epoch {expected}; the room is past {got}"
-                            ))
-                            .await;
+                        // A commit for a later epoch: the ones before it
+                        // may still be on their way (a relay may reorder
+                        // them). Wait for them a little; see check_behind.
+                        let seen = self.behind.map_or(*got, |(e, _)| e.max(*got));
+                        let until = self
+                            .behind
+                            .map_or_else(|| Instant::now() + CATCH_UP_GRACE, |(_, u)| u);
+                        self.behind = Some((seen, until));
                     }
                     self.mls_result("commit", r);
                 }

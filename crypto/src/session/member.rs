@@ -2,7 +2,7 @@
 //! application messages, and deciding when to commit (the commit policy of
 //! `spec/mls-profile.md`).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::time::Duration;
 
 use openmls::prelude::{
@@ -59,7 +59,23 @@ pub(crate) struct Member {
     /// ratchet generation (openmls applies the ratchet step on success),
     /// so the same bytes relayed under the right name must still apply.
     mislabelled: Option<Mislabelled>,
+    /// The same for application messages: the last few that opened but
+    /// were relayed under another name, so that the genuine relay of the
+    /// same bytes still delivers them (the server could drop them anyway;
+    /// it should not be able to make a member refuse them).
+    mislabelled_apps: VecDeque<MislabelledApp>,
     next_self_update: Instant,
+}
+
+/// How many mislabelled application messages are kept.
+const MISLABELLED_APPS_KEPT: usize = 16;
+
+struct MislabelledApp {
+    bytes: Vec<u8>,
+    leaf: u32,
+    epoch: u64,
+    actual: Result<ParticipantId, String>,
+    content: Vec<u8>,
 }
 
 struct Mislabelled {
@@ -90,6 +106,7 @@ impl Member {
             in_flight: None,
             lost_in: None,
             mislabelled: None,
+            mislabelled_apps: VecDeque::new(),
             next_self_update: now,
         };
         m.schedule_self_update(ctx, now);
@@ -494,27 +511,58 @@ impl Member {
         from: &ParticipantId,
         bytes: &[u8],
     ) -> Result<(), SessionError> {
-        let pm = Self::private_message(Input::Application, bytes, ContentType::Application)?;
-        let processed = self
-            .group
-            .process_message(&ctx.provider, pm)
-            .map_err(|e| rejected(Input::Application, e))?;
-        let Sender::Member(leaf) = processed.sender() else {
-            return Err(rejected(Input::Application, "from a non-member"));
+        let kept = self
+            .mislabelled_apps
+            .iter()
+            .position(|m| m.bytes == bytes)
+            .and_then(|i| self.mislabelled_apps.remove(i));
+        let m = match kept {
+            Some(m) => m,
+            None => {
+                let pm =
+                    Self::private_message(Input::Application, bytes, ContentType::Application)?;
+                let processed = self
+                    .group
+                    .process_message(&ctx.provider, pm)
+                    .map_err(|e| rejected(Input::Application, e))?;
+                let Sender::Member(leaf) = processed.sender() else {
+                    return Err(rejected(Input::Application, "from a non-member"));
+                };
+                let leaf = leaf.u32();
+                let epoch = processed.epoch().as_u64();
+                let actual = group::participant_of(processed.credential());
+                let ProcessedMessageContent::ApplicationMessage(app) = processed.into_content()
+                else {
+                    return Err(rejected(Input::Application, "not an application message"));
+                };
+                MislabelledApp {
+                    bytes: bytes.to_vec(),
+                    leaf,
+                    epoch,
+                    actual,
+                    content: app.into_bytes(),
+                }
+            }
         };
-        let leaf = leaf.u32();
-        let msg_epoch = processed.epoch().as_u64();
-        if group::participant_of(processed.credential()).as_ref() != Ok(from) {
-            return Err(SessionError::SenderMismatch {
+        if m.actual.as_ref() != Ok(from) {
+            let err = SessionError::SenderMismatch {
                 claimed: from.clone(),
-                actual: group::identity_text(processed.credential()),
-            });
+                actual: match &m.actual {
+                    Ok(p) => p.as_str().to_owned(),
+                    Err(e) => e.clone(),
+                },
+            };
+            // Opening it used up its ratchet generation: keep it for the
+            // relay under the right name.
+            if self.mislabelled_apps.len() == MISLABELLED_APPS_KEPT {
+                self.mislabelled_apps.pop_front();
+            }
+            self.mislabelled_apps.push_back(m);
+            return Err(err);
         }
-        let ProcessedMessageContent::ApplicationMessage(app) = processed.into_content() else {
-            return Err(rejected(Input::Application, "not an application message"));
-        };
+        let (leaf, msg_epoch) = (m.leaf, m.epoch);
         let from = from.clone();
-        let event = match AppMessage::decode(&app.into_bytes())? {
+        let event = match AppMessage::decode(&m.content)? {
             Decoded::Known(AppMessage::Chat { text }) => Event::Chat { from, text },
             Decoded::Known(AppMessage::Profile { name }) => Event::Profile { from, name },
             Decoded::Known(AppMessage::Ack { epoch }) => {

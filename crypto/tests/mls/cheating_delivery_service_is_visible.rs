@@ -401,6 +401,74 @@ fn messages_relayed_under_another_name_or_twice_are_refused() {
 }
 
 #[test]
+fn a_chat_relayed_under_another_name_first_still_arrives_from_its_author() {
+    // Found through the real server (tests/tests/e2e/
+    // a_cheating_server_cannot_rewrite_the_group.rs): opening the renamed
+    // copy used up the message's ratchet generation, so the genuine relay
+    // that followed was refused as a replay and the line was lost.
+    let (mut room, ids) = Room::of_size(3);
+    let (a, b, c) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    room.hold.insert(b.clone());
+    room.get_mut(&a).session.send_chat("hello").expect("chat");
+    room.settle();
+    let held = std::mem::take(&mut room.held);
+    room.hold.clear();
+    let Some(data) = held.into_iter().find_map(|(_, m)| match m {
+        ToClient::Application { data, .. } => Some(data),
+        _ => None,
+    }) else {
+        panic!("the chat was held")
+    };
+    let chats = |room: &Room| -> Vec<(sotto_crypto::ParticipantId, String)> {
+        room.get(&b)
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Chat { from, text } => Some((from.clone(), text.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    for claimed in [&c, &b, &c] {
+        room.deliver(
+            &b,
+            ToClient::Application {
+                from: claimed.clone(),
+                data: data.clone(),
+            },
+        );
+        assert!(matches!(
+            room.get(&b).errors.last(),
+            Some(SessionError::SenderMismatch { .. })
+        ));
+    }
+    assert!(chats(&room).is_empty(), "a misattributed chat is not shown");
+    room.deliver(
+        &b,
+        ToClient::Application {
+            from: a.clone(),
+            data: data.clone(),
+        },
+    );
+    assert_eq!(chats(&room), vec![(a.clone(), "hello".to_owned())]);
+    room.deliver(
+        &b,
+        ToClient::Application {
+            from: a.clone(),
+            data,
+        },
+    );
+    assert!(matches!(
+        room.get(&b).errors.last(),
+        Some(SessionError::Rejected {
+            input: Input::Application,
+            ..
+        })
+    ));
+    assert_eq!(chats(&room).len(), 1, "and only once");
+}
+
+#[test]
 fn a_welcome_for_another_joiner_or_again_is_refused() {
     let (mut room, _) = Room::of_size(2);
     let j1 = room.connect(true);

@@ -199,6 +199,9 @@ pub(crate) struct Engine {
     events: VecDeque<MediaEvent>,
     /// Peer connections with output to drain.
     queue: Vec<PcRef>,
+    /// A test's cheat on the forwarding path (`super::tamper`).
+    #[cfg(feature = "test-tamper")]
+    tamper: Option<super::tamper::Tamper>,
 }
 
 impl Engine {
@@ -219,7 +222,16 @@ impl Engine {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             queue: Vec::new(),
+            #[cfg(feature = "test-tamper")]
+            tamper: None,
         }
+    }
+
+    /// The same engine, forwarding what `tamper` makes of each packet.
+    #[cfg(feature = "test-tamper")]
+    pub(crate) fn with_tamper(mut self, tamper: super::tamper::Tamper) -> Self {
+        self.tamper = Some(tamper);
+        self
     }
 
     /// Next datagram to send.

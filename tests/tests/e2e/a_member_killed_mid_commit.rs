@@ -11,7 +11,7 @@ use sotto_client::room::{Ended, Event};
 use sotto_proto::{ParticipantId, TrackSource};
 use sotto_tests::PATIENCE;
 use sotto_tests::frames::{explain_break, recorded, sent_on, unbroken_run_in};
-use sotto_tests::member::{Member, Spec, wait_for_all_media};
+use sotto_tests::member::{Member, Spec, room_code, wait_for_all_media};
 use sotto_tests::server::{TestServer, new_room};
 use sotto_tests::tripwire::{Fuse, Trip, Tripwire, first_tripped};
 
@@ -19,17 +19,6 @@ fn camera_from(ev: &[Event], who: &ParticipantId) -> bool {
     ev.iter().any(|e| {
         matches!(e, Event::MediaStarted { participant, source: TrackSource::Camera }
             if participant == who)
-    })
-}
-
-/// The epoch and room code of the last `Joined`/`EpochChanged`.
-fn state(m: &Member) -> Option<(u64, String)> {
-    m.events().into_iter().rev().find_map(|e| match e {
-        Event::Joined {
-            epoch, room_code, ..
-        }
-        | Event::EpochChanged { epoch, room_code } => Some((epoch, room_code.to_string())),
-        _ => None,
     })
 }
 
@@ -62,7 +51,7 @@ async fn killed_mid_commit(trip: Trip) {
     // member, past the one it committed in, with the same room code.
     let start = tokio::time::Instant::now();
     let settled = loop {
-        let states: Vec<_> = members.iter().map(state).collect();
+        let states: Vec<_> = members.iter().map(room_code).collect();
         let removed = members[..2].iter().all(|m| {
             m.events().iter().any(
                 |e| matches!(e, Event::MemberRemoved { participant } if *participant == dead_id),

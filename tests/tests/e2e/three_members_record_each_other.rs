@@ -6,38 +6,19 @@
 
 use std::time::Duration;
 
-use sotto_client::media::fixtures;
-use sotto_client::media::source::{FrameSource, is_vp8_keyframe};
+use sotto_client::media::source::is_vp8_keyframe;
 use sotto_client::room::{Ended, Event};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
-use sotto_tests::frames::{contains, explain_break, recorded, sent_on, unbroken_run_in};
-use sotto_tests::member::{Member, wait_for_all_media};
+use sotto_tests::frames::{
+    contains, explain_break, plaintext_needles, recorded, sent_on, unbroken_run_in,
+};
+use sotto_tests::member::{Member, room_code, wait_for_all_media};
 use sotto_tests::server::{TestServer, new_room};
 use sotto_tests::tap::SignallingTap;
 
 const NAMES: [&str; 3] = ["Ada Lovelace", "Grace Hopper", "Margaret Hamilton"];
 const CHAT: &str = "the treasure is under the old oak tree";
-
-/// Pieces of every fixture frame past its clear prefix (which is sent in
-/// the clear on purpose: 10 bytes of VP8 keyframes, 1 of Opus): what a
-/// plaintext frame would leave in a capture.
-fn plaintext_needles() -> Vec<Vec<u8>> {
-    let video = FrameSource::vp8_ivf(fixtures::PATTERN_IVF).expect("video fixture");
-    let audio = FrameSource::opus_ogg(fixtures::TONE_OGG).expect("audio fixture");
-    let pieces = |src: &FrameSource, skip: usize| -> Vec<Vec<u8>> {
-        src.frames()
-            .iter()
-            .filter(|f| f.data.len() >= skip + 12)
-            .map(|f| f.data[skip..(skip + 24).min(f.data.len())].to_vec())
-            .collect()
-    };
-    let mut needles = pieces(&video, 10);
-    needles.extend(pieces(&audio, 1));
-    needles.sort();
-    needles.dedup();
-    needles
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_members_record_each_other_exactly_and_the_server_sees_no_plaintext() {
@@ -52,18 +33,7 @@ async fn three_members_record_each_other_exactly_and_the_server_sees_no_plaintex
     }
     wait_for_all_media(&members).await;
     // Every member sees the same epoch and room code.
-    let codes: Vec<_> = members
-        .iter()
-        .map(|m| {
-            m.events().into_iter().rev().find_map(|e| match e {
-                Event::Joined {
-                    epoch, room_code, ..
-                }
-                | Event::EpochChanged { epoch, room_code } => Some((epoch, room_code)),
-                _ => None,
-            })
-        })
-        .collect();
+    let codes: Vec<_> = members.iter().map(room_code).collect();
     assert!(codes[0].is_some());
     assert!(
         codes.iter().all(|c| *c == codes[0]),

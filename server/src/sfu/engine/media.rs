@@ -48,6 +48,39 @@ impl Engine {
         };
         pub_track.ssrc = Some(packet.header.ssrc);
         let id = pub_track.id;
+        #[cfg(feature = "test-tamper")]
+        if let Some(tamper) = &self.tamper {
+            let source = pub_track.source;
+            let original = super::super::tamper::RtpPacket {
+                ssrc: packet.header.ssrc,
+                sequence_number: packet.header.sequence_number,
+                timestamp: packet.header.timestamp,
+                marker: packet.header.marker,
+                payload: packet.payload.to_vec(),
+            };
+            let instead = tamper(&m.participant, source, original);
+            for p in instead {
+                let packet = rtp::Packet {
+                    header: rtp::header::Header {
+                        version: 2,
+                        marker: p.marker,
+                        payload_type: packet.header.payload_type,
+                        sequence_number: p.sequence_number,
+                        timestamp: p.timestamp,
+                        ssrc: p.ssrc,
+                        ..Default::default()
+                    },
+                    payload: p.payload.into(),
+                };
+                self.fan_out(now, id, &packet);
+            }
+            return;
+        }
+        self.fan_out(now, id, &packet);
+    }
+
+    /// Sends a copy of `packet` of track `id` to each of its subscribers.
+    fn fan_out(&mut self, now: Instant, id: TrackId, packet: &rtp::Packet) {
         let Some(subscribers) = self.fanout.get(&id) else {
             self.stats.dropped();
             return;
