@@ -212,6 +212,13 @@ await check('a knock with only the name is shown and admitted by a click', async
   await knock.getByRole('button', { name: 'Let in' }).click();
   await until('Dave in the call', () => dave.page.locator('#room-code').textContent(), 20000);
   await until('Alice on Dave\'s phone', () => tileShows(dave, 'Alice', 'A'), 60000);
+  // The pixels above are read from the <video> even while the page still
+  // hides it ('Waiting for keys…': tile states follow the frame Worker's
+  // stats, every 500 ms). Shown to Dave, too, is what the screenshot is for.
+  await until('every camera tile decrypted on Dave\'s phone', () => dave.page.evaluate(() => {
+    const tiles = [...document.querySelectorAll('.tile:not(.self)[data-source="camera"]')];
+    return tiles.length === 3 && tiles.every((t) => t.dataset.state === 'ok' && t.querySelector('video').style.visibility === 'visible');
+  }), 10000);
   const overflow = await dave.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   if (overflow) throw new Error('horizontal scrolling in a call on a phone');
   await dave.page.screenshot({ path: join(shots, 'call-phone.png') });

@@ -214,3 +214,203 @@ fn a_connection_that_never_connects_fails_the_member_after_the_grace_time() {
     assert!(failed_at >= t0 + CONNECT_WITHIN);
     assert!(failed_at < t0 + CONNECT_WITHIN + Duration::from_secs(1));
 }
+
+/// One `a=<attribute>:` value of an SDP.
+fn sdp_attribute<'a>(sdp: &'a str, attribute: &str) -> &'a str {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix(&format!("a={attribute}:")))
+        .expect("the SDP has the attribute")
+        .trim()
+}
+
+/// What a browser, the ICE controlling agent, sends and answers: STUN
+/// built with `rtc`'s own STUN types, keyed with the ICE passwords of both
+/// sides' SDP.
+struct Controlling {
+    /// The server's ufrag and password (from its answer).
+    server: (String, String),
+    /// Ours (from our offer).
+    client: (String, String),
+    crypto: Arc<dyn rtc::crypto::RTCCryptoProvider>,
+}
+
+impl Controlling {
+    /// A connectivity check, nominating when `nominate`.
+    fn check(&self, nominate: bool) -> Vec<u8> {
+        use rtc::ice::attributes::control::AttrControlling;
+        use rtc::ice::attributes::priority::PriorityAttr;
+        use rtc::ice::attributes::use_candidate::UseCandidateAttr;
+        use rtc::stun::attributes::ATTR_USERNAME;
+        use rtc::stun::fingerprint::FINGERPRINT;
+        use rtc::stun::integrity::MessageIntegrity;
+        use rtc::stun::message::{BINDING_REQUEST, Message, Setter, TransactionId};
+        use rtc::stun::textattrs::Username;
+
+        let username = format!("{}:{}", self.server.0, self.client.0);
+        let mut setters: Vec<Box<dyn Setter + '_>> = vec![
+            Box::new(BINDING_REQUEST),
+            Box::new(TransactionId::new()),
+            Box::new(Username::new(ATTR_USERNAME, username)),
+            Box::new(AttrControlling(7)),
+            Box::new(PriorityAttr(2_130_706_431)),
+        ];
+        if nominate {
+            setters.push(Box::new(UseCandidateAttr::new()));
+        }
+        setters.push(Box::new(
+            MessageIntegrity::new_short_term_integrity_with_provider(
+                self.server.1.clone(),
+                self.crypto.crypto(),
+            ),
+        ));
+        setters.push(Box::new(FINGERPRINT));
+        let mut m = Message::new();
+        m.build(&setters).expect("a binding request");
+        m.raw
+    }
+
+    /// The answer to the server's own check `request`, sent to `to`, if it
+    /// is one.
+    fn answer(&self, request: &[u8], to: SocketAddr) -> Option<Vec<u8>> {
+        use rtc::stun::fingerprint::FINGERPRINT;
+        use rtc::stun::integrity::MessageIntegrity;
+        use rtc::stun::message::{BINDING_REQUEST, BINDING_SUCCESS, Message};
+        use rtc::stun::xoraddr::XorMappedAddress;
+
+        let mut req = Message::new();
+        req.unmarshal_binary(request).ok()?;
+        if req.typ != BINDING_REQUEST {
+            return None;
+        }
+        let mut m = Message::new();
+        m.build(&[
+            Box::new(BINDING_SUCCESS),
+            Box::new(req.transaction_id),
+            Box::new(XorMappedAddress {
+                ip: to.ip(),
+                port: to.port(),
+            }),
+            Box::new(MessageIntegrity::new_short_term_integrity_with_provider(
+                self.client.1.clone(),
+                self.crypto.crypto(),
+            )),
+            Box::new(FINGERPRINT),
+        ])
+        .expect("a binding response");
+        Some(m.raw)
+    }
+}
+
+/// Delivers what the engine sends: the test's side answers the server's
+/// connectivity checks (on whichever of its addresses they reach).
+fn answer_checks(engine: &mut Engine, client: &Controlling, now: Instant, local: SocketAddr) {
+    for _ in 0..100 {
+        let Some(out) = engine.poll_transmit() else {
+            return;
+        };
+        if let Some(answer) = client.answer(&out.payload, out.destination) {
+            engine.handle_datagram(now, out.destination, local, &answer);
+        }
+    }
+}
+
+/// Whether the member's `pub` connection is in trouble (disconnected or
+/// failed), as the engine sees it.
+fn pub_troubled(engine: &Engine, p: &ParticipantId) -> bool {
+    let id = engine.ids[&(room(), p.clone())];
+    engine.members[&id]
+        .publisher
+        .as_ref()
+        .expect("a pub connection")
+        .troubled_since
+        .is_some()
+}
+
+/// Chrome with two host candidates that reach the server (loopback and a
+/// LAN address; Wi-Fi and Ethernet) nominates the pair that answered first,
+/// then switches to the one it prefers, nominates it and sends its consent
+/// checks there only. The server's ICE-lite agent must follow (RFC 8445
+/// §8.1.1; vendor/README.md): it used to keep the first pair, see no traffic
+/// on it, and call a live connection disconnected after 5 s and failed
+/// after 15 s (the browser test's members were dropped and rejoined).
+/// `checks_from_b` false is the control: a peer that goes silent is still
+/// seen in trouble.
+fn renomination(checks_from_b: bool) -> bool {
+    let (mut engine, _) = engine();
+    let t0 = Instant::now();
+    let p = who("kq4pZsWm0cB2v9Ae");
+    engine.handle_command(t0, Command::AddMember(room(), p.clone()));
+    let offer_sdp = client_offer(t0);
+    let offer = serde_json::from_value(serde_json::json!({
+        "type": "sdp", "pc": "pub", "kind": "offer", "sdp": offer_sdp,
+        "tracks": [{"mid": "0", "source": "mic"}]
+    }))
+    .expect("sdp message");
+    engine.handle_command(t0, Command::Signal(room(), p.clone(), offer));
+    let Some(MediaEvent::Signal {
+        message: ServerMessage::Sdp { sdp: answer, .. },
+        ..
+    }) = engine.poll_event()
+    else {
+        panic!("no answer");
+    };
+    let client = Controlling {
+        server: (
+            sdp_attribute(&answer, "ice-ufrag").to_owned(),
+            sdp_attribute(&answer, "ice-pwd").to_owned(),
+        ),
+        client: (
+            sdp_attribute(&offer_sdp, "ice-ufrag").to_owned(),
+            sdp_attribute(&offer_sdp, "ice-pwd").to_owned(),
+        ),
+        crypto: rtc::crypto::default_provider().expect("a crypto provider"),
+    };
+    let local = SocketAddr::from(([127, 0, 0, 1], 10_000));
+    let a = SocketAddr::from(([127, 0, 0, 1], 50_001));
+    let b = SocketAddr::from(([192, 0, 2, 2], 50_002));
+    let mut now = t0;
+    // Pair A: checked both ways, then nominated; then pair B the same way.
+    for (from, nominate) in [
+        (a, false),
+        (a, true),
+        (a, true),
+        (b, false),
+        (b, true),
+        (b, true),
+    ] {
+        now += Duration::from_millis(50);
+        engine.handle_datagram(now, from, local, &client.check(nominate));
+        answer_checks(&mut engine, &client, now, local);
+        engine.handle_timeout(now);
+        answer_checks(&mut engine, &client, now, local);
+    }
+    // Then consent checks on B only (Chrome: every 2.5 s or so, nominating
+    // the pair it uses), for longer than the server's disconnect (5 s) and
+    // fail (15 s) timeouts.
+    let end = now + Duration::from_secs(20);
+    let mut next_check = if checks_from_b { now } else { end };
+    while now < end {
+        if now >= next_check {
+            engine.handle_datagram(now, b, local, &client.check(true));
+            next_check = now + Duration::from_millis(2_500);
+        }
+        answer_checks(&mut engine, &client, now, local);
+        let due = engine.poll_timeout().unwrap_or(end);
+        now = due.min(next_check).max(now + Duration::from_millis(1));
+        engine.handle_timeout(now);
+    }
+    pub_troubled(&engine, &p)
+}
+
+#[test]
+fn a_lite_connection_follows_the_browsers_renomination() {
+    assert!(
+        !renomination(true),
+        "consent checks on the renominated pair keep the connection up"
+    );
+}
+
+#[test]
+fn a_connection_whose_peer_goes_silent_is_still_seen_in_trouble() {
+    assert!(renomination(false));
+}
