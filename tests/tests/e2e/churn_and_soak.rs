@@ -109,6 +109,18 @@ struct Now {
     state: Option<(u64, String)>,
 }
 
+struct Failing {
+    first: Instant,
+    last: Instant,
+    kind: String,
+}
+
+impl Failing {
+    fn observed(&self) -> Duration {
+        self.last.saturating_duration_since(self.first)
+    }
+}
+
 /// One participation's view of its events.
 struct Tracker {
     room: usize,
@@ -117,8 +129,12 @@ struct Tracker {
     /// When it became a member (for telling a newcomer's wait for the
     /// senders to switch to its first epoch from a member's failure).
     joined_at: Option<Instant>,
-    /// Since when each track fails, and the last error it reported.
-    failing: HashMap<(ParticipantId, TrackSource), (Instant, String)>,
+    /// Each failing track: its first and latest failure reports, and the
+    /// last error. Reports come at most once a second per track while it
+    /// fails, so a stretch that never recovered lasted from its first to
+    /// its latest report, and less than a second more: not until the
+    /// track ended, which can be much later when its frames just stopped.
+    failing: HashMap<(ParticipantId, TrackSource), Failing>,
 }
 
 /// The variant of an error, without its fields.
@@ -169,10 +185,17 @@ impl Tracker {
             } => {
                 let k = kind(&error);
                 *f.failure_kinds.entry(k.clone()).or_default() += 1;
-                self.failing
+                let t = Instant::now();
+                let e = self
+                    .failing
                     .entry((participant, source))
-                    .or_insert_with(|| (Instant::now(), String::new()))
-                    .1 = k;
+                    .or_insert_with(|| Failing {
+                        first: t,
+                        last: t,
+                        kind: String::new(),
+                    });
+                e.last = t;
+                e.kind = k;
             }
             Event::DecryptRecovered {
                 participant,
@@ -183,7 +206,7 @@ impl Tracker {
                 let k = self.failing.remove(&(participant, source));
                 if after > bound() {
                     let who = self.who(Instant::now().checked_sub(after));
-                    let k = k.map_or_else(|| "unreported".to_owned(), |(_, k)| k);
+                    let k = k.map_or_else(|| "unreported".to_owned(), |e| e.kind);
                     *f.long_stretch_kinds
                         .entry(format!("{k}, {who}"))
                         .or_default() += 1;
@@ -197,14 +220,8 @@ impl Tracker {
                 source,
                 ..
             } => {
-                if let Some((t, k)) = self.failing.remove(&(participant, source)) {
-                    f.unrecovered.push(t.elapsed());
-                    if t.elapsed() > bound() {
-                        let who = self.who(Some(t));
-                        *f.long_stretch_kinds
-                            .entry(format!("{k}, {who} (unrecovered)"))
-                            .or_default() += 1;
-                    }
+                if let Some(e) = self.failing.remove(&(participant, source)) {
+                    self.unrecovered(&e, &mut f);
                 }
             }
             Event::Reconnecting { .. } => {
@@ -232,16 +249,21 @@ impl Tracker {
         }
     }
 
+    /// A stretch still failing when its track or the participation ended.
+    fn unrecovered(&self, e: &Failing, f: &mut Figures) {
+        f.unrecovered.push(e.observed());
+        if e.observed() > bound() {
+            let who = self.who(Some(e.first));
+            *f.long_stretch_kinds
+                .entry(format!("{}, {who} (unrecovered)", e.kind))
+                .or_default() += 1;
+        }
+    }
+
     fn finish(self, figures: &Mutex<Figures>) {
         let mut f = figures.lock().expect("not poisoned");
-        for (t, k) in self.failing.values() {
-            f.unrecovered.push(t.elapsed());
-            if t.elapsed() > bound() {
-                let who = self.who(Some(*t));
-                *f.long_stretch_kinds
-                    .entry(format!("{k}, {who} (unrecovered)"))
-                    .or_default() += 1;
-            }
+        for e in self.failing.values() {
+            self.unrecovered(e, &mut f);
         }
     }
 }
@@ -631,7 +653,8 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
     );
     println!(
         "churn: tracks that failed to decrypt then recovered {} ({} frames); longest stretch {:?}; \
-         still failing at a track's or a participation's end: {} (longest {longest_unrecovered:?})",
+         still failing at a track's or a participation's end: {} (longest, first to last report, \
+         {longest_unrecovered:?}; a report a second at most, so under a second more)",
         f.recoveries,
         f.failed_frames,
         f.longest_failing,
