@@ -50,8 +50,7 @@ pub struct LossyPath {
     pub up: Arc<Counts>,
     /// SFU to participants.
     pub down: Arc<Counts>,
-    outage: Arc<AtomicBool>,
-    impaired: Arc<AtomicBool>,
+    switches: Arc<Switches>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -63,14 +62,15 @@ impl LossyPath {
         let up = Arc::new(Counts::default());
         let down = Arc::new(Counts::default());
         let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let outage = Arc::new(AtomicBool::new(false));
-        let impaired = Arc::new(AtomicBool::new(true));
-        let (u, d, t, o, im) = (
+        let switches = Arc::new(Switches {
+            outage: AtomicBool::new(false),
+            impaired: AtomicBool::new(true),
+        });
+        let (u, d, t, sw) = (
             Arc::clone(&up),
             Arc::clone(&down),
             Arc::clone(&tasks),
-            Arc::clone(&outage),
-            Arc::clone(&impaired),
+            Arc::clone(&switches),
         );
         let main = tokio::spawn(async move {
             let mut dice = Dice::new(seed);
@@ -86,12 +86,11 @@ impl LossyPath {
                         let s = Arc::new(s);
                         inner.insert(from, Arc::clone(&s));
                         // The way back for this participant.
-                        let (front, s2, d, o, im) = (
+                        let (front, s2, d, sw) = (
                             Arc::clone(&front),
                             Arc::clone(&s),
                             Arc::clone(&d),
-                            Arc::clone(&o),
-                            Arc::clone(&im),
+                            Arc::clone(&sw),
                         );
                         let mut dice = Dice::new(dice.bits());
                         let back_task = tokio::spawn(async move {
@@ -100,8 +99,7 @@ impl LossyPath {
                                 if src != back {
                                     continue;
                                 }
-                                let hold = roll(&mut dice, how, &im)
-                                    .filter(|_| !o.load(Ordering::Relaxed));
+                                let hold = sw.roll(&mut dice, how);
                                 relay(&front, from, &buf[..n], hold, &d);
                             }
                         });
@@ -109,7 +107,7 @@ impl LossyPath {
                         s
                     }
                 };
-                let hold = roll(&mut dice, how, &im).filter(|_| !o.load(Ordering::Relaxed));
+                let hold = sw.roll(&mut dice, how);
                 relay(&socket, back, &buf[..n], hold, &u);
             }
         });
@@ -118,8 +116,7 @@ impl LossyPath {
             front: front_addr,
             up,
             down,
-            outage,
-            impaired,
+            switches,
             tasks,
         }
     }
@@ -127,13 +124,13 @@ impl LossyPath {
     /// While `on`, every datagram is dropped, both ways: a loss too long
     /// for retransmissions to repair.
     pub fn outage(&self, on: bool) {
-        self.outage.store(on, Ordering::Relaxed);
+        self.switches.outage.store(on, Ordering::Relaxed);
     }
 
     /// Whether the loss and jitter apply (from the start they do); off,
     /// datagrams pass at once (an outage still drops them).
     pub fn impair(&self, on: bool) {
-        self.impaired.store(on, Ordering::Relaxed);
+        self.switches.impaired.store(on, Ordering::Relaxed);
     }
 }
 
@@ -165,13 +162,24 @@ impl Drop for LossyPath {
     }
 }
 
-/// `None` to drop, or how long to hold the datagram.
-fn roll(dice: &mut Dice, how: Impairment, impaired: &AtomicBool) -> Option<Duration> {
-    if !impaired.load(Ordering::Relaxed) {
-        return Some(Duration::ZERO);
+/// What the test turns on and off while the relay runs.
+struct Switches {
+    outage: AtomicBool,
+    impaired: AtomicBool,
+}
+
+impl Switches {
+    /// `None` to drop, or how long to hold the datagram.
+    fn roll(&self, dice: &mut Dice, how: Impairment) -> Option<Duration> {
+        if self.outage.load(Ordering::Relaxed) {
+            return None;
+        }
+        if !self.impaired.load(Ordering::Relaxed) {
+            return Some(Duration::ZERO);
+        }
+        if dice.unit() < how.loss {
+            return None;
+        }
+        Some(how.jitter.mul_f64(dice.unit()))
     }
-    if dice.unit() < how.loss {
-        return None;
-    }
-    Some(how.jitter.mul_f64(dice.unit()))
 }

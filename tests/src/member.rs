@@ -163,19 +163,14 @@ impl Member {
 
     /// Whether it became a member.
     pub fn joined(&self) -> bool {
-        self.events()
-            .iter()
-            .any(|e| matches!(e, Event::Joined { .. }))
+        joined(&self.events())
     }
 
     /// Joins from `link`, sending the fixtures, and waits until it is a
     /// member (one at a time keeps the join order, and the creator, known).
     pub async fn join_sending(link: &RoomLink, name: &str) -> Member {
         let m = Member::join(link, Spec::sending(name));
-        m.wait_for("joining", crate::PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+        m.wait_for("joining", crate::PATIENCE, joined).await;
         m
     }
 
@@ -238,6 +233,11 @@ impl Member {
         files.sort();
         files
     }
+}
+
+/// Whether `events` show that their member became one.
+pub fn joined(events: &[Event]) -> bool {
+    events.iter().any(|e| matches!(e, Event::Joined { .. }))
 }
 
 /// The epoch and room code of `m`'s last `Joined`/`EpochChanged`: what it

@@ -554,11 +554,10 @@ impl Live<'_> {
                         // A commit for a later epoch: the ones before it
                         // may still be on their way (a relay may reorder
                         // them). Wait for them a little; see check_behind.
-                        let seen = self.behind.map_or(*got, |(e, _)| e.max(*got));
-                        let until = self
+                        let (seen, until) = self
                             .behind
-                            .map_or_else(|| Instant::now() + CATCH_UP_GRACE, |(_, u)| u);
-                        self.behind = Some((seen, until));
+                            .unwrap_or((*got, Instant::now() + CATCH_UP_GRACE));
+                        self.behind = Some((seen.max(*got), until));
                     }
                     self.mls_result("commit", r);
                 }

@@ -17,12 +17,8 @@ use sotto_proto::ParticipantId;
 use sotto_tests::PATIENCE;
 use sotto_tests::cheat::forge::{self, GHOST};
 use sotto_tests::cheat::{CheatingSignalling, Dir, Tamper};
-use sotto_tests::member::{Member, Spec, room_code};
+use sotto_tests::member::{Member, Spec, joined, room_code};
 use sotto_tests::server::{TestServer, new_room};
-
-fn joined(ev: &[Event]) -> bool {
-    ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-}
 
 fn knocks(ev: &[Event]) -> Vec<(ParticipantId, Fingerprint)> {
     ev.iter()

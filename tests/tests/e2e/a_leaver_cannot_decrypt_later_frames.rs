@@ -10,7 +10,7 @@ use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig};
 use sotto_crypto::media::Codec;
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, Spec, joined};
 use sotto_tests::server::{TestServer, new_room};
 
 fn ring_of(keys: &[EpochKeys]) -> KeyRing {
@@ -41,11 +41,7 @@ async fn frames_after_the_next_epoch_do_not_open_with_a_leavers_keys() {
     let server = TestServer::start().await;
     let (link, _) = new_room(&server.origin(), "leaver-keys");
     let alice = Member::join(&link, Spec::sending("alice"));
-    alice
-        .wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+    alice.wait_for("joining", PATIENCE, joined).await;
     let mut bob = Member::join(&link, Spec::silent("bob"));
     let mut carol = Member::join(&link, Spec::silent("carol"));
     bob.wait_for("alice's media", PATIENCE, receiving_both)

@@ -5,7 +5,7 @@
 use sotto_client::room::{Ended, Event};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, Spec, joined};
 use sotto_tests::server::{TestServer, new_room};
 use sotto_tests::tap::SignallingTap;
 
@@ -30,11 +30,7 @@ async fn both_members_come_back_with_new_ids_and_media_flows_again() {
             ..Spec::sending("alice")
         },
     );
-    alice
-        .wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+    alice.wait_for("joining", PATIENCE, joined).await;
     let mut bob = Member::join(
         &link,
         Spec {
@@ -64,8 +60,7 @@ async fn both_members_come_back_with_new_ids_and_media_flows_again() {
                 let reconnecting = ev
                     .iter()
                     .position(|e| matches!(e, Event::Reconnecting { .. }));
-                reconnecting
-                    .is_some_and(|i| ev[i..].iter().any(|e| matches!(e, Event::Joined { .. })))
+                reconnecting.is_some_and(|i| joined(&ev[i..]))
                     && connections(ev).len() == 2
                     && connections(ev)[0] != connections(ev)[1]
             },

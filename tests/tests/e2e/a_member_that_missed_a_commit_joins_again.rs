@@ -7,7 +7,7 @@
 use sotto_client::room::{Ended, Event};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, Spec, joined};
 use sotto_tests::server::{TestServer, new_room};
 use sotto_tests::tripwire::{Fuse, Trip, Tripwire, first_tripped};
 
@@ -16,11 +16,7 @@ async fn it_notices_the_gap_and_comes_back_as_someone_new() {
     let server = TestServer::start().await;
     let (link, _) = new_room(&server.origin(), "missed-commit");
     let alice = Member::join(&link, Spec::sending("alice"));
-    alice
-        .wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+    alice.wait_for("joining", PATIENCE, joined).await;
     let fuse = Fuse::default();
     let wire = Tripwire::start(server.addr, Trip::LoseRelayedCommit, &fuse).await;
     let mut via = link.clone();
@@ -32,10 +28,7 @@ async fn it_notices_the_gap_and_comes_back_as_someone_new() {
             ..Spec::sending("bob")
         },
     );
-    bob.wait_for("joining", PATIENCE, |ev| {
-        ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-    })
-    .await;
+    bob.wait_for("joining", PATIENCE, joined).await;
     let bob_first = bob.id().expect("connected");
     // Newcomers until a commit relayed to bob is lost (bob may commit an
     // Add himself: the server does not relay his own commit back).
@@ -43,10 +36,7 @@ async fn it_notices_the_gap_and_comes_back_as_someone_new() {
     let mut members = vec![alice, bob];
     for name in ["carol", "dave", "erin"] {
         let m = Member::join(&link, Spec::silent(name));
-        m.wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+        m.wait_for("joining", PATIENCE, joined).await;
         members.push(m);
         if wire.tripped() {
             break;

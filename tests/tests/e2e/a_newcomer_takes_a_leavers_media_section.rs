@@ -9,7 +9,7 @@ use std::time::Duration;
 use sotto_client::room::{Ended, Event};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
-use sotto_tests::member::{Member, Spec, wait_for_all_media};
+use sotto_tests::member::{Member, Spec, joined, wait_for_all_media};
 use sotto_tests::server::{TestServer, new_room};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,10 +35,7 @@ async fn the_others_open_the_newcomers_frames_in_the_leavers_old_sections() {
         .await;
     }
     let dave = Member::join(&link, Spec::sending("dave"));
-    dave.wait_for("joining", PATIENCE, |ev| {
-        ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-    })
-    .await;
+    dave.wait_for("joining", PATIENCE, joined).await;
     let dave_id = dave.id().expect("connected");
     for m in &members {
         m.wait_for("dave's camera and microphone", PATIENCE, |ev| {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sotto_client::room::{Ended, Event};
 use sotto_proto::{ParticipantId, TrackSource};
 use sotto_tests::PATIENCE;
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, Spec, joined};
 use sotto_tests::server::{TestServer, new_room};
 
 /// Participant ids we were given, in order.
@@ -42,11 +42,7 @@ async fn both_rejoin_a_new_group_and_see_and_hear_each_other() {
         ..Spec::sending(name)
     };
     let alice = Member::join(&link, spec("alice"));
-    alice
-        .wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+    alice.wait_for("joining", PATIENCE, joined).await;
     let bob = Member::join(&link, spec("bob"));
     let mut members = [alice, bob];
     for m in &members {
@@ -74,8 +70,7 @@ async fn both_rejoin_a_new_group_and_see_and_hear_each_other() {
 
     for m in &members {
         m.wait_for("joining the new server's room", PATIENCE, |ev| {
-            let now = since_reconnecting(ev);
-            now.iter().any(|e| matches!(e, Event::Joined { .. }))
+            joined(since_reconnecting(ev))
         })
         .await;
     }

@@ -109,6 +109,7 @@ struct Now {
     state: Option<(u64, String)>,
 }
 
+/// A track that fails to decrypt, as its failure reports show it.
 struct Failing {
     first: Instant,
     last: Instant,

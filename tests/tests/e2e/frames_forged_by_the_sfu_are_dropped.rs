@@ -21,7 +21,7 @@ use sotto_server::sfu::tamper::{RtpPacket, Tamper as MediaTamper};
 use sotto_tests::PATIENCE;
 use sotto_tests::cheat::{CheatingSignalling, Dir, Tamper};
 use sotto_tests::frames::{contains, explain_break, plaintext_needles, recorded, unbroken_run_in};
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, Spec, joined};
 use sotto_tests::server::{TestServer, new_room};
 
 /// What the SFU does to one Opus frame (one RTP packet: no descriptor).
@@ -295,21 +295,18 @@ async fn frames_the_sfu_forges_replays_or_moves_are_dropped_and_the_call_goes_on
     let (link, _) = new_room(&cheat.origin(), "forged-frames");
 
     // One after the other: connections are told apart by their order.
-    let mut joined = Vec::new();
+    let mut members = Vec::new();
     for spec in [
         Spec::sending("alice"),
         Spec::silent("bob"),
         Spec::silent("carol"),
     ] {
         let m = Member::join(&link, spec);
-        m.wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
-        joined.push(m);
+        m.wait_for("joining", PATIENCE, joined).await;
+        members.push(m);
     }
     let [mut alice, mut bob, mut carol] =
-        <[Member; 3]>::try_from(joined).unwrap_or_else(|_| unreachable!("three joined"));
+        <[Member; 3]>::try_from(members).unwrap_or_else(|_| unreachable!("three joined"));
     let alice_id = alice.id().expect("connected");
     let bob_id = bob.id().expect("connected");
     bob.wait_for("alice's audio and video", PATIENCE, |ev| {

@@ -7,7 +7,7 @@ use sotto_client::room::{Ended, Event};
 use sotto_crypto::session::Admission;
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, Spec, joined};
 use sotto_tests::server::{TestServer, new_room};
 
 fn knock_from(ev: &[Event], who: &sotto_proto::ParticipantId) -> bool {
@@ -20,11 +20,7 @@ async fn a_knocker_enters_only_when_accepted_and_a_refused_one_never_gets_keys()
     let server = TestServer::start().await;
     let (link, bare) = new_room(&server.origin(), "knock-knock");
     let alice = Member::join(&link, Spec::sending("alice"));
-    alice
-        .wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+    alice.wait_for("joining", PATIENCE, joined).await;
 
     let mut kim = Member::join(&bare, Spec::silent("kim"));
     kim.wait_for("knocking", PATIENCE, |ev| {
@@ -44,7 +40,7 @@ async fn a_knocker_enters_only_when_accepted_and_a_refused_one_never_gets_keys()
 
     alice.room().accept_knock(kim_id.clone());
     kim.wait_for("entering and alice's video", PATIENCE, |ev| {
-        ev.iter().any(|e| matches!(e, Event::Joined { .. }))
+        joined(ev)
             && ev.iter().any(|e| {
                 matches!(
                     e,

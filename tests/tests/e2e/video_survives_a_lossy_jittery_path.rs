@@ -21,7 +21,7 @@ use sotto_tests::PATIENCE;
 use sotto_tests::dice::Dice;
 use sotto_tests::frames::{recorded, sent_on};
 use sotto_tests::lossy::{Impairment, LossyPath};
-use sotto_tests::member::{Member, Spec};
+use sotto_tests::member::{Member, Spec, joined};
 use sotto_tests::server::{TestServer, metric, new_room};
 
 /// The SFU on 127.0.0.1:P announcing 127.0.0.2:P, and the lossy path on
@@ -74,11 +74,7 @@ async fn video_keeps_playing_repaired_by_nack_and_pli() {
     path.impair(false);
     let (link, _) = new_room(&server.origin(), "lossy");
     let mut alice = Member::join(&link, Spec::sending("alice"));
-    alice
-        .wait_for("joining", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::Joined { .. }))
-        })
-        .await;
+    alice.wait_for("joining", PATIENCE, joined).await;
     let mut bob = Member::join(&link, Spec::silent("bob"));
     bob.wait_for("alice's video", PATIENCE, |ev| {
         ev.iter().any(|e| {

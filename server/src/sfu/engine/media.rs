@@ -215,9 +215,7 @@ impl Engine {
         let Some(t) = m.published.iter_mut().find(|t| t.id == track) else {
             return;
         };
-        // Before the track's first packet there is nothing to name, and the
-        // publisher starts with a keyframe anyway: spend no slot of the
-        // rate limit on a request that would not be sent.
+        // No slot of the rate limit for a request `send_pli` could not send.
         if t.receiver.is_none() || t.ssrc.is_none() {
             return;
         }
