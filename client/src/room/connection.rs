@@ -764,11 +764,13 @@ impl Live<'_> {
                 participant,
                 source,
                 after,
+                failing_for,
                 failures,
             } => Event::DecryptRecovered {
                 participant,
                 source,
                 after,
+                failing_for,
                 failures,
             },
             MediaEvent::Ended {
