@@ -78,15 +78,28 @@ pub fn media_source(source: TrackSource) -> MediaSource {
 /// The real thing: the MLS group's media [`KeyRing`], shared between the
 /// connection (which feeds it epochs and acknowledgements) and the media
 /// tasks (which seal and open frames with it).
+///
+/// Sealing runs the ring's timers first, so a sender moves to a new epoch
+/// when its switch timeout says, even while the connection's loop is busy
+/// (handling an SDP offer takes a while on a loaded machine): the same
+/// independence the browser's Worker has from its page.
 #[derive(Debug, Clone)]
 pub struct RingCrypto {
     ring: Arc<Mutex<KeyRing>>,
+    t0: tokio::time::Instant,
 }
 
 impl RingCrypto {
-    /// Frames are sealed and opened with `ring`.
-    pub fn new(ring: Arc<Mutex<KeyRing>>) -> Self {
-        RingCrypto { ring }
+    /// Frames are sealed and opened with `ring`, whose times count from
+    /// `t0`.
+    pub fn new(ring: Arc<Mutex<KeyRing>>, t0: tokio::time::Instant) -> Self {
+        RingCrypto { ring, t0 }
+    }
+
+    /// Now, on the ring's clock.
+    pub fn now(&self) -> sotto_crypto::Instant {
+        let ms = u64::try_from(self.t0.elapsed().as_millis()).unwrap_or(u64::MAX);
+        sotto_crypto::Instant::from_millis(ms)
     }
 }
 
@@ -97,7 +110,9 @@ impl FrameCrypto for RingCrypto {
         codec: Codec,
         frame: &[u8],
     ) -> Result<Vec<u8>, FrameError> {
+        let now = self.now();
         let mut ring = self.ring.lock().map_err(|_| FrameError::NoKey)?;
+        ring.handle_timeout(now);
         match ring.protect(codec, media_source(source), frame) {
             Ok(wire) => Ok(wire),
             Err(MediaError::Sframe(sframe::Error::NoSendingKey)) => Err(FrameError::NoKey),
@@ -226,7 +241,7 @@ mod tests {
         let mut ring = KeyRing::new(KeyRingConfig::default());
         ring.add_epoch(EpochKeys::new(3, [7; 16], own, members), Instant::ZERO)
             .expect("first epoch");
-        RingCrypto::new(Arc::new(Mutex::new(ring)))
+        RingCrypto::new(Arc::new(Mutex::new(ring)), tokio::time::Instant::now())
     }
 
     // A keyframe (bit 0 of byte 0 clear) with a body.
@@ -266,8 +281,46 @@ mod tests {
     }
 
     #[test]
+    fn sealing_moves_to_a_new_epoch_when_its_switch_timeout_passes() {
+        // Nobody runs the ring's timer here (as when the connection's loop
+        // is busy): sealing itself must switch once the timeout passed.
+        let members = vec![
+            (0, MlsId::new("alice").expect("id")),
+            (1, MlsId::new("bob").expect("id")),
+        ];
+        let config = KeyRingConfig::default();
+        let ring = Arc::new(Mutex::new(KeyRing::new(config)));
+        let t0 = tokio::time::Instant::now();
+        let alice = RingCrypto::new(Arc::clone(&ring), t0);
+        for epoch in [3, 4] {
+            let keys = EpochKeys::new(epoch, [epoch as u8; 16], 0, members.clone());
+            ring.lock()
+                .expect("not poisoned")
+                .add_epoch(keys, Instant::ZERO)
+                .expect("a newer epoch");
+        }
+        let sending = || ring.lock().expect("not poisoned").sending_epoch();
+        // Bob has not acknowledged epoch 4.
+        alice
+            .protect(TrackSource::Mic, Codec::Opus, &FRAME)
+            .expect("sealed");
+        assert_eq!(sending(), Some(3));
+        // The same ring, on a clock that has passed the switch timeout.
+        let later = config.switch_timeout + std::time::Duration::from_millis(1);
+        let alice_later =
+            RingCrypto::new(Arc::clone(&ring), t0.checked_sub(later).expect("uptime"));
+        alice_later
+            .protect(TrackSource::Mic, Codec::Opus, &FRAME)
+            .expect("sealed");
+        assert_eq!(sending(), Some(4));
+    }
+
+    #[test]
     fn without_keys_nothing_is_sent_or_opened() {
-        let empty = RingCrypto::new(Arc::new(Mutex::new(KeyRing::new(KeyRingConfig::default()))));
+        let empty = RingCrypto::new(
+            Arc::new(Mutex::new(KeyRing::new(KeyRingConfig::default()))),
+            tokio::time::Instant::now(),
+        );
         assert_eq!(
             empty.protect(TrackSource::Mic, Codec::Opus, &FRAME),
             Err(FrameError::NoKey)

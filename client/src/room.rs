@@ -219,6 +219,10 @@ pub enum Event {
         source: TrackSource,
         /// From the first frame that failed to the first that opened.
         after: Duration,
+        /// From the first frame that failed to the last: how long frames
+        /// arrived and could not be opened (`after` also counts any time
+        /// no frame arrived at all).
+        failing_for: Duration,
         /// Frames that failed in between.
         failures: u64,
     },

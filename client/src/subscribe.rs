@@ -94,6 +94,10 @@ pub enum MediaEvent {
         source: TrackSource,
         /// From the first failure to this frame.
         after: Duration,
+        /// From the first failure to the last: how long frames arrived
+        /// and could not be opened (`after` also counts any time no
+        /// frame arrived at all).
+        failing_for: Duration,
         /// Frames that failed in between.
         failures: u64,
     },
@@ -310,9 +314,9 @@ struct State {
     started: bool,
     failures: u64,
     last_report: Option<Instant>,
-    /// The first failure since the last frame that opened, and how many
-    /// failed since.
-    failing: Option<(Instant, u64)>,
+    /// Since the last frame that opened: the first failure, the latest,
+    /// and how many failed.
+    failing: Option<(Instant, Instant, u64)>,
 }
 
 impl Receiver {
@@ -472,8 +476,10 @@ impl Receiver {
             Err(error) => {
                 self.counters.failures.fetch_add(1, Ordering::Relaxed);
                 state.failures += 1;
-                let failing = state.failing.get_or_insert((Instant::now(), 0));
-                failing.1 += 1;
+                let now = Instant::now();
+                let failing = state.failing.get_or_insert((now, now, 0));
+                failing.1 = now;
+                failing.2 += 1;
                 // After a failure the next frame may depend on the lost one.
                 if self.codec == Codec::Vp8 {
                     state.waiting_for_keyframe = true;
@@ -494,11 +500,12 @@ impl Receiver {
                 return;
             }
         };
-        if let Some((since, failures)) = state.failing.take() {
+        if let Some((since, last, failures)) = state.failing.take() {
             let _ = self.receiving.events.send(MediaEvent::Recovered {
                 participant: self.from.clone(),
                 source: self.source,
                 after: since.elapsed(),
+                failing_for: last.duration_since(since),
                 failures,
             });
         }

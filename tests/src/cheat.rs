@@ -2,13 +2,17 @@
 //! WebSocket that hands every message, in both directions, to a test's
 //! tamper function, which says what to relay instead (nothing, the
 //! message changed, more messages, or messages the other way). The test
-//! may also inject messages on any connection at any time.
+//! may also inject messages on any connection at any time, and break a
+//! connection as a dying network or process would. The tests' other
+//! signalling relays are this one with a hook: `tap` records,
+//! `tripwire` breaks a connection on a commit.
 //!
 //! With [`TestServer::start_tampering`](crate::server::TestServer) for
 //! the media path, this is the operator of `spec/threat-model.md` in
 //! full: it controls everything the participants receive.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
@@ -27,12 +31,29 @@ pub enum Dir {
 }
 
 /// One relayed connection, as the tamper function sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Conn {
     /// Connections are numbered from 0 in the order they arrive.
     pub index: usize,
     /// The participant id the server gave it, once `joined` went down.
     pub participant: Option<String>,
+    cut: Arc<AtomicBool>,
+}
+
+impl Conn {
+    /// Breaks this connection once what the tamper function returns now
+    /// has gone out: both sockets are dropped without a closing
+    /// handshake, as when a network or a process dies.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+    }
+}
+
+/// What the relay's writers are given.
+enum Item {
+    Message(Value),
+    /// Stop here, without a closing handshake.
+    Cut,
 }
 
 /// What to relay instead of one message: each `(Dir, message)` goes up to
@@ -46,8 +67,8 @@ pub fn honest() -> Tamper {
 
 struct Link {
     conn: Arc<Mutex<Conn>>,
-    up: mpsc::UnboundedSender<Value>,
-    down: mpsc::UnboundedSender<Value>,
+    up: mpsc::UnboundedSender<Item>,
+    down: mpsc::UnboundedSender<Item>,
 }
 
 /// The relay.
@@ -77,6 +98,7 @@ impl CheatingSignalling {
                     let conn = Arc::new(Mutex::new(Conn {
                         index: links.len(),
                         participant: None,
+                        cut: Arc::default(),
                     }));
                     links.push(Link {
                         conn: Arc::clone(&conn),
@@ -119,9 +141,19 @@ impl CheatingSignalling {
         }) else {
             return false;
         };
+        let item = Item::Message(message);
         match dir {
-            Dir::Up => link.up.send(message).is_ok(),
-            Dir::Down => link.down.send(message).is_ok(),
+            Dir::Up => link.up.send(item).is_ok(),
+            Dir::Down => link.down.send(item).is_ok(),
+        }
+    }
+
+    /// Breaks every connection relayed so far, without a closing
+    /// handshake: both ends see their socket fail, as when a network
+    /// drops.
+    pub fn cut_all(&self) {
+        for relay in self.relays.lock().expect("not poisoned").drain(..) {
+            relay.abort();
         }
     }
 }
@@ -135,7 +167,7 @@ impl Drop for CheatingSignalling {
     }
 }
 
-type Queue = (mpsc::UnboundedSender<Value>, mpsc::UnboundedReceiver<Value>);
+type Queue = (mpsc::UnboundedSender<Item>, mpsc::UnboundedReceiver<Item>);
 
 /// Relays one connection until either side goes away.
 async fn relay(
@@ -161,9 +193,13 @@ async fn relay(
         let seen = conn.lock().expect("not poisoned").clone();
         for (d, m) in tamper(&seen, dir, msg) {
             let _ = match d {
-                Dir::Up => up_tx.send(m),
-                Dir::Down => down_tx.send(m),
+                Dir::Up => up_tx.send(Item::Message(m)),
+                Dir::Down => down_tx.send(Item::Message(m)),
             };
+        }
+        if seen.cut.load(Ordering::SeqCst) {
+            let _ = up_tx.send(Item::Cut);
+            let _ = down_tx.send(Item::Cut);
         }
     };
     let read_client = async {
@@ -172,7 +208,7 @@ async fn relay(
                 Message::Text(t) => match serde_json::from_str::<Value>(&t) {
                     Ok(v) => dispatch(Dir::Up, v),
                     Err(_) => {
-                        let _ = up_tx.send(Value::String(t.to_string()));
+                        let _ = up_tx.send(Item::Message(Value::String(t.to_string())));
                     }
                 },
                 Message::Close(_) => break,
@@ -193,7 +229,7 @@ async fn relay(
                         dispatch(Dir::Down, v);
                     }
                     Err(_) => {
-                        let _ = down_tx.send(Value::String(t.to_string()));
+                        let _ = down_tx.send(Item::Message(Value::String(t.to_string())));
                     }
                 },
                 Message::Close(_) => break,
@@ -202,37 +238,47 @@ async fn relay(
         }
     };
     let write_server = async {
-        while let Some(v) = up_rx.recv().await {
+        while let Some(Item::Message(v)) = up_rx.recv().await {
             if to_server.send(Message::text(text_of(v))).await.is_err() {
                 break;
             }
         }
     };
     let write_client = async {
-        while let Some(v) = down_rx.recv().await {
+        while let Some(Item::Message(v)) = down_rx.recv().await {
             if to_client.send(Message::text(text_of(v))).await.is_err() {
                 break;
             }
         }
     };
-    // Either side going away ends both.
+    // Either side going away (or a cut) ends both.
     tokio::select! {
         () = read_client => {}
         () = read_server => {}
         () = write_server => {}
         () = write_client => {}
     }
-    // What was read before the end still goes out (a `refused` just
-    // before the server closes, say).
-    while let Ok(v) = down_rx.try_recv() {
+    // What was queued before the end still goes out (a `refused` just
+    // before the server closes, say, or the commit a cut follows).
+    while let Ok(Item::Message(v)) = down_rx.try_recv() {
         if to_client.send(Message::text(text_of(v))).await.is_err() {
             break;
         }
     }
-    while let Ok(v) = up_rx.try_recv() {
+    while let Ok(Item::Message(v)) = up_rx.try_recv() {
         if to_server.send(Message::text(text_of(v))).await.is_err() {
             break;
         }
+    }
+    if conn
+        .lock()
+        .expect("not poisoned")
+        .cut
+        .load(Ordering::SeqCst)
+    {
+        let _ = to_server.flush().await;
+        let _ = to_client.flush().await;
+        return;
     }
     let _ = to_server.close().await;
     let _ = to_client.close().await;

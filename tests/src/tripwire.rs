@@ -1,16 +1,16 @@
 //! A relay in front of one participant's signalling WebSocket that breaks
 //! the connection at the worst moment for the group: when the participant
-//! sends an MLS commit. Used to kill a member mid-commit.
+//! sends an MLS commit (or to lose a commit on its way to it). Used to kill
+//! a member mid-commit. It is the cheating relay with a hook.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use sotto_proto::{ClientMessage, ServerMessage};
-use tokio::net::TcpListener;
-use tokio_tungstenite::tungstenite::Message;
+
+use crate::cheat::{CheatingSignalling, Dir};
 
 /// Where the connection breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,74 +52,54 @@ pub struct Tripwire {
     /// Where the participant connects instead of the server.
     pub addr: SocketAddr,
     tripped: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
+    relay: CheatingSignalling,
 }
 
 impl Tripwire {
     /// Relays every WebSocket at 127.0.0.1:PORT to `ws://upstream/ws`;
     /// nothing breaks until `fuse` is armed.
     pub async fn start(upstream: SocketAddr, trip: Trip, fuse: &Fuse) -> Tripwire {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("bound");
         let tripped = Arc::new(AtomicBool::new(false));
-        let (a, t) = (fuse.clone(), Arc::clone(&tripped));
-        let task = tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (fuse, tripped) = (a.clone(), Arc::clone(&t));
-                tokio::spawn(async move {
-                    let Ok(client) = tokio_tungstenite::accept_async(tcp).await else {
-                        return;
-                    };
-                    let Ok((server, _)) =
-                        tokio_tungstenite::connect_async(format!("ws://{upstream}/ws")).await
-                    else {
-                        return;
-                    };
-                    let (mut to_client, mut from_client) = client.split();
-                    let (mut to_server, mut from_server) = server.split();
-                    let up = async {
-                        while let Some(Ok(m)) = from_client.next().await {
-                            let commit = matches!(&m, Message::Text(t)
-                                if matches!(serde_json::from_str(t), Ok(ClientMessage::Commit { .. })));
-                            if commit && trip != Trip::LoseRelayedCommit && fuse.blow() {
-                                if trip == Trip::AfterCommit {
-                                    let _ = to_server.send(m).await;
-                                    let _ = to_server.flush().await;
-                                }
-                                tripped.store(true, Ordering::SeqCst);
-                                return;
-                            }
-                            if to_server.send(m).await.is_err() {
-                                return;
-                            }
-                        }
-                    };
-                    let down = async {
-                        while let Some(Ok(m)) = from_server.next().await {
-                            let commit = matches!(&m, Message::Text(t)
-                                if matches!(serde_json::from_str(t), Ok(ServerMessage::Commit { .. })));
-                            if commit && trip == Trip::LoseRelayedCommit && fuse.blow() {
-                                tripped.store(true, Ordering::SeqCst);
-                                continue;
-                            }
-                            if to_client.send(m).await.is_err() {
-                                break;
-                            }
-                        }
-                    };
-                    // Either side ending drops both sockets without a
-                    // closing handshake, as a killed process would.
-                    tokio::select! {
-                        () = up => {}
-                        () = down => {}
+        let (fuse, t) = (fuse.clone(), Arc::clone(&tripped));
+        let relay = CheatingSignalling::start(
+            upstream,
+            Arc::new(move |conn, dir, msg| {
+                let commit = match dir {
+                    Dir::Up => matches!(
+                        serde_json::from_value(msg.clone()),
+                        Ok(ClientMessage::Commit { .. })
+                    ),
+                    Dir::Down => matches!(
+                        serde_json::from_value(msg.clone()),
+                        Ok(ServerMessage::Commit { .. })
+                    ),
+                };
+                let ours = match dir {
+                    Dir::Up => trip != Trip::LoseRelayedCommit,
+                    Dir::Down => trip == Trip::LoseRelayedCommit,
+                };
+                if !(commit && ours && fuse.blow()) {
+                    return vec![(dir, msg)];
+                }
+                t.store(true, Ordering::SeqCst);
+                match trip {
+                    Trip::AfterCommit => {
+                        conn.cut();
+                        vec![(dir, msg)]
                     }
-                });
-            }
-        });
+                    Trip::InsteadOfCommit => {
+                        conn.cut();
+                        vec![]
+                    }
+                    Trip::LoseRelayedCommit => vec![],
+                }
+            }),
+        )
+        .await;
         Tripwire {
-            addr,
+            addr: relay.addr,
             tripped,
-            task,
+            relay,
         }
     }
 
@@ -130,13 +110,7 @@ impl Tripwire {
 
     /// `http://127.0.0.1:PORT`, for room links.
     pub fn origin(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Tripwire {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.relay.origin()
     }
 }
 

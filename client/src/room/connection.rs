@@ -186,7 +186,7 @@ impl<'a> Connection<'a> {
                 frames: video.clone(),
             });
         }
-        let crypto = Arc::new(RingCrypto::new(Arc::clone(&ring)));
+        let crypto = Arc::new(RingCrypto::new(Arc::clone(&ring), t0));
         let call = Call::new(
             PeerSetup {
                 ice_servers,
@@ -764,11 +764,13 @@ impl Live<'_> {
                 participant,
                 source,
                 after,
+                failing_for,
                 failures,
             } => Event::DecryptRecovered {
                 participant,
                 source,
                 after,
+                failing_for,
                 failures,
             },
             MediaEvent::Ended {

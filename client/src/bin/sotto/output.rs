@@ -101,10 +101,11 @@ pub fn event_json(ev: &Event) -> Option<Value> {
             participant,
             source,
             after,
+            failing_for,
             failures,
         } => json!({"event": "decrypt_recovered", "participant": participant,
                     "source": source_name(*source), "after_ms": after.as_millis() as u64,
-                    "failures": failures}),
+                    "failing_ms": failing_for.as_millis() as u64, "failures": failures}),
         Event::TrackEnded {
             participant,
             source,
@@ -190,6 +191,7 @@ pub fn event_text(ev: &Event) -> Option<String> {
             source,
             after,
             failures,
+            ..
         } => format!(
             "{} of {participant} decrypts again after {:.1} s ({failures} frames dropped)",
             source_name(*source),
