@@ -61,6 +61,8 @@ pub struct WireFrame {
     pub timestamp: u32,
     /// `clear_prefix || sframe_header || ciphertext || tag`.
     pub data: Vec<u8>,
+    /// When its last packet arrived and it was reassembled.
+    pub arrived: Instant,
 }
 
 /// What the receiving tasks report.
@@ -465,6 +467,7 @@ impl Receiver {
                 source: self.source,
                 timestamp,
                 data: wire.to_vec(),
+                arrived: Instant::now(),
             });
         }
         let frame = match self

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sotto_client::media::fixtures;
 use sotto_client::media::source::FrameSource;
@@ -10,7 +10,7 @@ use sotto_client::room::{Ended, Event, JoinOptions, KnockPolicy, Room, SentFrame
 use sotto_crypto::identity::Identity;
 use sotto_crypto::keys::EpochKeys;
 use sotto_crypto::verify::RoomCode;
-use sotto_proto::{ParticipantId, RoomLink};
+use sotto_proto::{ParticipantId, RoomLink, TrackSource};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -128,6 +128,48 @@ impl Member {
         self.sent.lock().expect("not poisoned").clone()
     }
 
+    /// For each track whose frames arrived between `from` and `to`: the
+    /// longest time in that window with no frame of it arriving (counting
+    /// the stretch from its last frame to `to`), and when that stretch
+    /// began. Frames are counted as they arrive, before they are opened.
+    pub fn longest_silences(&self, from: Instant, to: Instant) -> Vec<Silence> {
+        // Per track: the latest frame so far, and the longest silence.
+        let mut tracks: Vec<(Instant, Silence)> = Vec::new();
+        let frames = self.wire().into_iter();
+        for f in frames.filter(|f| f.arrived >= from && f.arrived <= to) {
+            let arrived = f.arrived;
+            match tracks
+                .iter_mut()
+                .find(|(_, s)| s.participant == f.participant && s.source == f.source)
+            {
+                Some((prev, s)) => {
+                    if arrived.duration_since(*prev) > s.longest {
+                        s.longest = arrived.duration_since(*prev);
+                        s.began = *prev;
+                    }
+                    *prev = arrived;
+                }
+                None => tracks.push((
+                    arrived,
+                    Silence {
+                        participant: f.participant,
+                        source: f.source,
+                        longest: Duration::ZERO,
+                        began: arrived,
+                    },
+                )),
+            }
+        }
+        // And the silence since each track's last frame.
+        for (prev, s) in &mut tracks {
+            if to.duration_since(*prev) > s.longest {
+                s.longest = to.duration_since(*prev);
+                s.began = *prev;
+            }
+        }
+        tracks.into_iter().map(|(_, s)| s).collect()
+    }
+
     /// Where it records.
     pub fn record_dir(&self) -> &Path {
         self.record.path()
@@ -233,6 +275,19 @@ impl Member {
         files.sort();
         files
     }
+}
+
+/// The longest stretch in which no frame of one track arrived.
+#[derive(Debug, Clone)]
+pub struct Silence {
+    /// Whose track.
+    pub participant: ParticipantId,
+    /// Which.
+    pub source: TrackSource,
+    /// How long.
+    pub longest: Duration,
+    /// When it began (the frame before it arrived).
+    pub began: Instant,
 }
 
 /// Whether `events` show that their member became one.

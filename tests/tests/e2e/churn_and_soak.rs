@@ -117,7 +117,16 @@ struct Figures {
     /// A few tracks that took longer than the bound to open again after
     /// a failure, in detail.
     long_details: Vec<String>,
+    /// Stalls of this test's own runtime (all participants share it):
+    /// when a task that asked to sleep [`PROBE_SLEEP`] woke more than
+    /// [`STALL`] late, and by how much. Participants' frames wait as long.
+    stalls: Vec<(Instant, Duration)>,
 }
+
+/// How long the stall probe sleeps at a time.
+const PROBE_SLEEP: Duration = Duration::from_millis(10);
+/// A wake-up later than this is a stall worth recording.
+const STALL: Duration = Duration::from_millis(50);
 
 /// What a participant is doing now, for the final check.
 #[derive(Debug, Clone, Default)]
@@ -264,14 +273,28 @@ impl Tracker {
                         Some((me, e)) => (*e, reached(&participant), reached(me)),
                         None => (0, None, None),
                     };
+                    // How much of the wait after the last failure the
+                    // runtime itself was stalled.
+                    let (quiet_from, quiet_to) = (start + failing_for, end);
+                    let stalled: Duration = f
+                        .stalls
+                        .iter()
+                        .filter(|(woke, late)| *woke > quiet_from && *woke - *late < quiet_to)
+                        .map(|(woke, late)| {
+                            let began = (*woke - *late).max(quiet_from);
+                            (*woke).min(quiet_to).saturating_duration_since(began)
+                        })
+                        .sum();
                     let d = format!(
                         "room {} joined epoch {me_epoch} at +0; {source:?} of {participant} failed \
-                         {:+.2}..{:+.2} ({failures} frames), next frame opened {:+.2}; \
+                         {:+.2}..{:+.2} ({failures} frames), next frame opened {:+.2} \
+                         (the runtime stalled {} ms of that wait); \
                          it reached epochs {sender_reached:?}, we reached {me_reached:?}",
                         self.room,
                         secs(start),
                         secs(start + failing_for),
                         secs(end),
+                        stalled.as_millis(),
                     );
                     f.long_details.push(d);
                 }
@@ -618,6 +641,24 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
 
     let deadline = started + s.duration;
     let figures = Arc::new(Mutex::new(Figures::default()));
+    let probe = {
+        let figures = Arc::clone(&figures);
+        tokio::spawn(async move {
+            loop {
+                let asked = Instant::now();
+                tokio::time::sleep(PROBE_SLEEP).await;
+                let woke = Instant::now();
+                let late = woke.duration_since(asked).saturating_sub(PROBE_SLEEP);
+                if late > STALL {
+                    figures
+                        .lock()
+                        .expect("not poisoned")
+                        .stalls
+                        .push((woke, late));
+                }
+            }
+        })
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut dice = Dice::new(s.seed);
     let mut nows = Vec::new();
@@ -704,6 +745,7 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     sampler.abort();
+    probe.abort();
     let mut rss = Vec::new();
     while let Ok(sample) = rss_rx.try_recv() {
         rss.push(sample);
@@ -772,6 +814,18 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
     for d in &f.long_details {
         println!("churn: late to open: {d}");
     }
+    let stalled: Duration = f.stalls.iter().map(|(_, d)| *d).sum();
+    println!(
+        "churn: the test's runtime (all participants) stalled {} times over {STALL:?}, \
+         {} over 250 ms, longest {:?}, {:?} in all",
+        f.stalls.len(),
+        f.stalls
+            .iter()
+            .filter(|(_, d)| *d > Duration::from_millis(250))
+            .count(),
+        f.stalls.iter().map(|(_, d)| *d).max().unwrap_or_default(),
+        stalled
+    );
     println!(
         "churn: reconnections {}; warnings {} (some: {:?})",
         f.reconnects, f.warnings, f.some_warnings
