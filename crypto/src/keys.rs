@@ -9,7 +9,8 @@
 //! * The ring keeps *sending* with the previous epoch until every other
 //!   member of the new epoch acknowledged it ([`KeyRing::acknowledge`]) or
 //!   [`KeyRingConfig::switch_timeout`] passed, so nobody receives frames it
-//!   cannot decrypt yet.
+//!   cannot decrypt yet. A member the server reported gone
+//!   ([`KeyRing::departed`]) is not waited for: it will never acknowledge.
 //! * Older epochs stay for decryption for [`KeyRingConfig::retention`]
 //!   after a newer one arrives (late frames in jitter buffers), and there
 //!   are never more than 2^E = 16 (a new epoch evicts the one whose epoch
@@ -120,11 +121,11 @@ struct Epoch {
 }
 
 impl Epoch {
-    fn everyone_acknowledged(&self) -> bool {
-        self.keys
-            .members()
-            .iter()
-            .all(|(leaf, _)| *leaf == self.keys.own_leaf() || self.acks.contains(leaf))
+    /// Whether every other member acknowledged, but for those gone.
+    fn everyone_acknowledged(&self, departed: &BTreeSet<ParticipantId>) -> bool {
+        self.keys.members().iter().all(|(leaf, who)| {
+            *leaf == self.keys.own_leaf() || self.acks.contains(leaf) || departed.contains(who)
+        })
     }
 }
 
@@ -137,6 +138,9 @@ pub struct KeyRing {
     epochs: Vec<Epoch>,
     sending: Option<u64>,
     newest: Option<u64>,
+    /// Members of held epochs that are gone: their acknowledgements are
+    /// not awaited. Forgotten once no held epoch has them.
+    departed: BTreeSet<ParticipantId>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -164,6 +168,7 @@ impl KeyRing {
             epochs: Vec::new(),
             sending: None,
             newest: None,
+            departed: BTreeSet::new(),
         }
     }
 
@@ -199,6 +204,7 @@ impl KeyRing {
             expires: None,
         });
         self.newest = Some(epoch);
+        self.forget_departed();
         let sending_gone = self
             .sending
             .is_some_and(|s| !self.epochs.iter().any(|e| e.keys.epoch() == s));
@@ -217,6 +223,30 @@ impl KeyRing {
         self.maybe_switch(now);
     }
 
+    /// `participant` is gone (the server said it left or was dropped): no
+    /// epoch waits for its acknowledgement any more, in an epoch held now
+    /// or in a later one that still has it (until a commit removes it).
+    ///
+    /// Told by the server, which could lie: then senders switch before
+    /// that member holds the new key, and it misses up to the switch delay
+    /// of frames, which the server could as well have dropped. Nobody
+    /// outside the epoch gets its key.
+    pub fn departed(&mut self, participant: &ParticipantId, now: Instant) {
+        self.departed.insert(participant.clone());
+        self.forget_departed();
+        self.maybe_switch(now);
+    }
+
+    /// Keeps only the departed that a held epoch still has as a member.
+    fn forget_departed(&mut self) {
+        let epochs = &self.epochs;
+        self.departed.retain(|p| {
+            epochs
+                .iter()
+                .any(|e| e.keys.members().iter().any(|(_, who)| who == p))
+        });
+    }
+
     /// Sends with `epoch` from now on, whatever the acknowledgements.
     pub fn switch_sending(&mut self, epoch: u64) -> Result<(), KeyError> {
         if !self.epochs.iter().any(|e| e.keys.epoch() == epoch) {
@@ -233,6 +263,7 @@ impl KeyRing {
         let sending = self.sending;
         self.epochs
             .retain(|e| Some(e.keys.epoch()) == sending || e.expires.is_none_or(|x| x > now));
+        self.forget_departed();
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) next has work.
@@ -256,11 +287,10 @@ impl KeyRing {
     /// current one.
     fn maybe_switch(&mut self, now: Instant) {
         let current = self.sending.unwrap_or(0);
-        if let Some(e) =
-            self.epochs.iter().rev().find(|e| {
-                e.keys.epoch() > current && (e.switch_at <= now || e.everyone_acknowledged())
-            })
-        {
+        let departed = &self.departed;
+        if let Some(e) = self.epochs.iter().rev().find(|e| {
+            e.keys.epoch() > current && (e.switch_at <= now || e.everyone_acknowledged(departed))
+        }) {
             self.sending = Some(e.keys.epoch());
         }
     }

@@ -594,6 +594,10 @@ impl Live<'_> {
                     reason,
                 });
                 if let Some(p) = to_mls(&participant) {
+                    // Senders stop waiting for its acknowledgement.
+                    if let Ok(mut r) = self.ring.lock() {
+                        r.departed(&p, now);
+                    }
                     self.session.handle_departure(p, now);
                 }
             }

@@ -130,6 +130,12 @@ async function handle(msg) {
       } catch {}
       armTimer();
       break;
+    case 'departed':
+      try {
+        crypto?.departed(msg.participant, Date.now());
+      } catch {}
+      armTimer();
+      break;
     case 'reset':
       crypto?.free();
       crypto = null;

@@ -53,6 +53,11 @@ export class Frames {
     this.worker.postMessage({ type: 'ack', epoch, leaf });
   }
 
+  /** `participant` is gone: the Worker's ring stops waiting for its acks. */
+  departed(participant) {
+    this.worker.postMessage({ type: 'departed', participant });
+  }
+
   /** A new MLS group (after a rejoin): the Worker starts a new key ring. */
   reset() {
     this.worker.postMessage({ type: 'reset' });

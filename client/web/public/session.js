@@ -125,6 +125,7 @@ export class Call extends EventTarget {
         s?.handleApplication(msg.from, fromBase64(msg.data));
         break;
       case 'left':
+        this.frames?.departed(msg.participant);
         s?.handleDeparture(msg.participant, now());
         this.#emit('memberleft', { participant: msg.participant });
         break;

@@ -122,6 +122,16 @@ impl FrameCrypto {
         Ok(())
     }
 
+    /// `participant` is gone (the server's `left`): senders stop waiting
+    /// for its acknowledgements.
+    pub fn departed(&mut self, participant: &str, now: f64) -> Result<(), JsError> {
+        let now = instant(now).map_err(|e| JsError::new(&e.to_string()))?;
+        let participant =
+            ParticipantId::new(participant).map_err(|_| JsError::new("bad_participant"))?;
+        self.ring.departed(&participant, now);
+        Ok(())
+    }
+
     /// Runs the ring's timers (switching the sending epoch, dropping old
     /// ones).
     #[wasm_bindgen(js_name = handleTimeout)]

@@ -67,6 +67,30 @@ fn sending_switches_after_every_ack_or_the_timeout() {
 }
 
 #[test]
+fn a_member_gone_is_not_waited_for() {
+    let mut a = KeyRing::new(KeyRingConfig::default());
+    a.add_epoch(keys(1, 1, 0, 3), t(0)).expect("add");
+    a.add_epoch(keys(2, 2, 0, 3), t(100)).expect("add");
+    a.acknowledge(2, 1, t(200));
+    assert_eq!(a.sending_epoch(), Some(1), "p2 has not acknowledged");
+    // p2 was killed: it will never acknowledge.
+    a.departed(&id("p2"), t(300));
+    assert_eq!(a.sending_epoch(), Some(2), "only p1 was needed");
+    // A later epoch that still has p2 (its removal not committed yet) does
+    // not wait for it either; it does wait for p1.
+    a.add_epoch(keys(3, 3, 0, 3), t(400)).expect("add");
+    assert_eq!(a.sending_epoch(), Some(2));
+    a.acknowledge(3, 1, t(500));
+    assert_eq!(a.sending_epoch(), Some(3));
+    // Someone else's departure does not excuse p1.
+    a.add_epoch(keys(4, 4, 0, 3), t(600)).expect("add");
+    a.departed(&id("p9"), t(700));
+    assert_eq!(a.sending_epoch(), Some(3));
+    a.handle_timeout(t(2100));
+    assert_eq!(a.sending_epoch(), Some(4), "timeout");
+}
+
+#[test]
 fn old_epochs_decrypt_for_the_retention_time_then_go() {
     let mut tx = KeyRing::new(KeyRingConfig::default());
     let mut rx = KeyRing::new(KeyRingConfig::default());
