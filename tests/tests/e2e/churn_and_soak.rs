@@ -121,6 +121,9 @@ struct Figures {
     /// when a task that asked to sleep [`PROBE_SLEEP`] woke more than
     /// [`STALL`] late, and by how much. Participants' frames wait as long.
     stalls: Vec<(Instant, Duration)>,
+    /// Recovered runs of failing frames (as a member) by length, in half
+    /// seconds: under 0.5 s, under 1 s, under 1.5 s, under 2 s, longer.
+    by_length: [u64; 5],
 }
 
 /// How long the stall probe sleeps at a time.
@@ -309,6 +312,7 @@ impl Tracker {
                 f.failed_frames += failures;
                 f.longest_failing = f.longest_failing.max(failing_for);
                 f.longest_failing_as_member = f.longest_failing_as_member.max(as_member);
+                f.by_length[((as_member.as_millis() / 500) as usize).min(4)] += 1;
                 f.longest_until_open = f.longest_until_open.max(after);
                 if after > bound() {
                     f.until_open_over_bound += 1;
@@ -804,6 +808,11 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
         f.until_open_over_bound,
         bound(),
         f.unrecovered.len()
+    );
+    println!(
+        "churn: recovered runs of failing frames as a member, by length: under 0.5 s {}, \
+         0.5-1 s {}, 1-1.5 s {}, 1.5-2 s {}, longer {}",
+        f.by_length[0], f.by_length[1], f.by_length[2], f.by_length[3], f.by_length[4]
     );
     println!(
         "churn: decrypt failure reports by error {:?}; stretches over {:?} by error {:?}",
