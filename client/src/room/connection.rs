@@ -217,6 +217,7 @@ impl<'a> Connection<'a> {
             t0,
             was_member: false,
             behind: None,
+            publish_pending: false,
         };
         let outcome = live.run().await;
         live.call.close().await;
@@ -249,6 +250,9 @@ struct Live<'a> {
     /// A commit for a later epoch came: the epoch it was for, and until
     /// when we wait for the commits before it.
     behind: Option<(u64, Instant)>,
+    /// We became a member and have not published yet: done once what the
+    /// session had to send (our first `ack`) is out.
+    publish_pending: bool,
 }
 
 /// How long a member that saw a commit for a later epoch waits for the
@@ -422,6 +426,17 @@ impl Live<'_> {
                 self.send(&msg).await?;
             }
             if idle {
+                // Publishing builds a peer connection and an offer, which
+                // can take a while; every sender waits for our `ack` of
+                // the epoch that added us before it sends with it, so that
+                // goes out first.
+                if std::mem::take(&mut self.publish_pending) {
+                    match self.call.publish().await {
+                        Ok(Some(offer)) => self.send(&offer).await?,
+                        Ok(None) => {}
+                        Err(e) => self.warn(format!("cannot publish: {e}")),
+                    }
+                }
                 return Ok(());
             }
         }
@@ -440,11 +455,7 @@ impl Live<'_> {
                     epoch,
                     room_code,
                 });
-                match self.call.publish().await {
-                    Ok(Some(offer)) => self.send(&offer).await?,
-                    Ok(None) => {}
-                    Err(e) => self.warn(format!("cannot publish: {e}")),
-                }
+                self.publish_pending = true;
             }
             E::EpochChanged { epoch, room_code } => {
                 self.emit(Event::EpochChanged { epoch, room_code });
