@@ -232,13 +232,19 @@ impl KeyRing {
     /// of frames, which the server could as well have dropped. Nobody
     /// outside the epoch gets its key.
     pub fn departed(&mut self, participant: &ParticipantId, now: Instant) {
+        // Kept even if no epoch held has it: a waiting joiner hears of
+        // departures before the Welcome into a group that may still have
+        // them. The next epoch or timer forgets those no held epoch has.
         self.departed.insert(participant.clone());
-        self.forget_departed();
         self.maybe_switch(now);
     }
 
-    /// Keeps only the departed that a held epoch still has as a member.
+    /// Keeps only the departed that a held epoch still has as a member
+    /// (all of them while no epoch is held).
     fn forget_departed(&mut self) {
+        if self.epochs.is_empty() {
+            return;
+        }
         let epochs = &self.epochs;
         self.departed.retain(|p| {
             epochs

@@ -100,7 +100,15 @@ pub enum State {
 pub struct Session {
     ctx: Ctx,
     phase: Phase,
+    /// Participants the server said left while we waited: the group that
+    /// welcomes us may still have their leaves (the commit that added us
+    /// was made before its committer heard), and the members that heard may
+    /// be gone before they remove them, so we remove them too.
+    departed_while_waiting: Vec<ParticipantId>,
 }
+
+/// Most departures kept while waiting (a server could send endless ones).
+const DEPARTED_WHILE_WAITING_KEPT: usize = 256;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,6 +158,7 @@ impl Session {
         Ok(Session {
             ctx,
             phase: Phase::Member(Box::new(member)),
+            departed_while_waiting: Vec::new(),
         })
     }
 
@@ -185,6 +194,7 @@ impl Session {
         Ok(Session {
             ctx,
             phase: Phase::Waiting(Box::new(bundle)),
+            departed_while_waiting: Vec::new(),
         })
     }
 
@@ -219,6 +229,8 @@ impl Session {
             .hash_ref(self.ctx.provider.crypto())
             .map_err(group::internal)?;
         let member = Self::found(&mut self.ctx, now)?;
+        // A group of our own: nobody's leaf to remove.
+        self.departed_while_waiting.clear();
         // The KeyPackage will never be used now.
         let _ = self.ctx.provider.storage().delete_key_package(&kp_ref);
         self.phase = Phase::Member(Box::new(member));
@@ -283,7 +295,10 @@ impl Session {
             .into_group(&ctx.provider)
             .map_err(|e| group::rejected(Input::Welcome, e))?;
         let _ = ctx.provider.storage().delete_key_package(&kp_ref);
-        let member = Member::start(ctx, group, now)?;
+        let mut member = Member::start(ctx, group, now)?;
+        for p in std::mem::take(&mut self.departed_while_waiting) {
+            member.handle_departure(ctx, p, now);
+        }
         self.phase = Phase::Member(Box::new(member));
         Ok(())
     }
@@ -302,10 +317,20 @@ impl Session {
     }
 
     /// `left`: a participant is gone. A member's leaf is removed in the next
-    /// commit; a waiting participant's join or knock is dropped.
+    /// commit; a waiting participant's join or knock is dropped. Heard
+    /// while we wait, it is kept until the Welcome: the group may still
+    /// have that leaf.
     pub fn handle_departure(&mut self, participant: ParticipantId, now: Instant) {
-        if let Phase::Member(m) = &mut self.phase {
-            m.handle_departure(&mut self.ctx, participant, now);
+        match &mut self.phase {
+            Phase::Member(m) => m.handle_departure(&mut self.ctx, participant, now),
+            Phase::Waiting(_) => {
+                let kept = &mut self.departed_while_waiting;
+                if kept.len() == DEPARTED_WHILE_WAITING_KEPT {
+                    kept.remove(0);
+                }
+                kept.push(participant);
+            }
+            Phase::Ended(_) => {}
         }
     }
 

@@ -91,6 +91,19 @@ fn a_member_gone_is_not_waited_for() {
 }
 
 #[test]
+fn a_departure_heard_before_the_first_epoch_counts() {
+    // A joiner hears that p2 left while it waits for its Welcome.
+    let mut w = KeyRing::new(KeyRingConfig::default());
+    w.departed(&id("p2"), t(0));
+    w.handle_timeout(t(50));
+    // Welcomed into epoch 5, which still has p2 (its removal comes next).
+    w.add_epoch(keys(5, 5, 1, 3), t(100)).expect("add");
+    w.add_epoch(keys(6, 6, 1, 3), t(200)).expect("add");
+    w.acknowledge(6, 0, t(300));
+    assert_eq!(w.sending_epoch(), Some(6), "p2 was not waited for");
+}
+
+#[test]
 fn old_epochs_decrypt_for_the_retention_time_then_go() {
     let mut tx = KeyRing::new(KeyRingConfig::default());
     let mut rx = KeyRing::new(KeyRingConfig::default());

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod a_departure_heard_while_waiting_is_applied;
 mod chat_and_names_stay_inside_mls;
 mod cheating_delivery_service_is_refused;
 mod cheating_delivery_service_is_visible;

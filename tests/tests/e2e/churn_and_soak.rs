@@ -137,6 +137,10 @@ struct Now {
     room: Option<usize>,
     joined: bool,
     state: Option<(u64, String)>,
+    /// Its participant id, and the other members of its group as it sees
+    /// them (a leaf nobody removed would show here as a ghost).
+    me: Option<ParticipantId>,
+    others: std::collections::BTreeSet<ParticipantId>,
 }
 
 /// A track that fails to decrypt, as its failure reports show it.
@@ -212,6 +216,9 @@ impl Tracker {
                 let mut n = now.lock().expect("not poisoned");
                 n.joined = true;
                 n.state = Some((epoch, room_code.to_string()));
+                n.me = self.me.as_ref().map(|(p, _)| p.clone());
+                // A new group (or the first): its members follow.
+                n.others.clear();
             }
             Event::EpochChanged { epoch, room_code } => {
                 if let Some((me, _)) = &self.me {
@@ -326,6 +333,15 @@ impl Tracker {
                 if let Some(e) = self.failing.remove(&(participant, source)) {
                     self.unrecovered(&e, &mut f);
                 }
+            }
+            Event::MemberJoined { participant, .. } => {
+                now.lock().expect("not poisoned").others.insert(participant);
+            }
+            Event::MemberRemoved { participant } => {
+                now.lock()
+                    .expect("not poisoned")
+                    .others
+                    .remove(&participant);
             }
             Event::Reconnecting { .. } => {
                 f.reconnects += 1;
@@ -699,9 +715,15 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
                 by_room.entry(r).or_default().push(n);
             }
         }
+        // One epoch, and each member's group is exactly who is there.
         let settled = by_room.values().all(|ms| {
-            ms.iter()
-                .all(|m| m.joined && m.state.is_some() && m.state == ms[0].state)
+            let there: std::collections::BTreeSet<&ParticipantId> =
+                ms.iter().filter_map(|m| m.me.as_ref()).collect();
+            ms.iter().all(|m| {
+                let sees: std::collections::BTreeSet<&ParticipantId> =
+                    m.others.iter().chain(m.me.as_ref()).collect();
+                m.joined && m.state.is_some() && m.state == ms[0].state && sees == there
+            })
         });
         if settled {
             break Ok(by_room
@@ -710,15 +732,29 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
                 .collect::<Vec<_>>());
         }
         if quiet.elapsed() > JOIN_PATIENCE {
+            // Per member: joined, epoch and code, and whom its group has
+            // that is not there (ghosts) or lacks.
             break Err(by_room
                 .iter()
                 .map(|(r, ms)| {
-                    (
-                        *r,
-                        ms.iter()
-                            .map(|m| (m.joined, m.state.clone()))
-                            .collect::<Vec<_>>(),
-                    )
+                    let there: std::collections::BTreeSet<&ParticipantId> =
+                        ms.iter().filter_map(|m| m.me.as_ref()).collect();
+                    let each = ms
+                        .iter()
+                        .map(|m| {
+                            let ghosts: Vec<&ParticipantId> =
+                                m.others.iter().filter(|p| !there.contains(p)).collect();
+                            let lacks: Vec<&&ParticipantId> = there
+                                .iter()
+                                .filter(|p| !m.others.contains(p) && m.me.as_ref() != Some(p))
+                                .collect();
+                            format!(
+                                "{} {:?} ghosts {ghosts:?} lacks {lacks:?}",
+                                m.joined, m.state
+                            )
+                        })
+                        .collect::<Vec<_>>();
+                    (*r, each)
                 })
                 .collect::<Vec<_>>());
         }
