@@ -3,10 +3,9 @@
 //! Checked: every join completes, every room ends in one epoch that all
 //! its members agree on (no stuck epoch) and in which each member's group
 //! is exactly the participants in the room (no ghost), no member fails to
-//! decrypt a
-//! track for longer than the epoch switch delay plus a margin (from the
-//! first frame that failed to the last, counted from when it became a
-//! member: frames reach a newcomer before its Welcome does), the server
+//! decrypt a track for longer than the epoch switch delay plus a margin
+//! (from the first frame that failed to the last, counted from when it
+//! became a member: frames reach a newcomer before its Welcome does), the server
 //! ends with no room and no participant, and (with the server in its own
 //! process) its memory stays flat.
 //!
