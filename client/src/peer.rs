@@ -204,6 +204,20 @@ pub async fn build(
     Ok(Arc::new(conn))
 }
 
+/// Closes `pc` from a `Drop`: webrtc-rs keeps a connection's driver task
+/// (its sockets and timers) running on the runtime until the connection
+/// is closed, so one that ends without `close` (a participation aborted as
+/// if the process died, or dropped on an error path) would leak them.
+/// Closing twice does no harm.
+pub(crate) fn close_when_dropped(pc: &Pc) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let pc = Arc::clone(pc);
+        runtime.spawn(async move {
+            let _ = pc.close().await;
+        });
+    }
+}
+
 fn bracket(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),

@@ -298,6 +298,7 @@ impl Drop for Publisher {
         for t in &self.tasks {
             t.abort();
         }
+        crate::peer::close_when_dropped(&self.pc);
     }
 }
 

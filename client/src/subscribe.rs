@@ -279,6 +279,7 @@ impl Drop for Subscriber {
         for t in &self.tasks {
             t.abort();
         }
+        peer::close_when_dropped(&self.pc);
     }
 }
 

@@ -655,7 +655,9 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
         loop {
             tick.tick().await;
             if let Some(kib) = rss_kib(pid) {
-                let _ = rss_tx.send((started.elapsed(), kib));
+                // And this process's: all the participants.
+                let own = rss_kib(std::process::id()).unwrap_or(0);
+                let _ = rss_tx.send((started.elapsed(), kib, own));
             }
         }
     });
@@ -788,8 +790,10 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
     sampler.abort();
     probe.abort();
     let mut rss = Vec::new();
-    while let Ok(sample) = rss_rx.try_recv() {
-        rss.push(sample);
+    let mut own_rss = Vec::new();
+    while let Ok((t, server_kib, own_kib)) = rss_rx.try_recv() {
+        rss.push((t, server_kib));
+        own_rss.push((t, own_kib));
     }
     server.stop().await;
 
@@ -803,6 +807,12 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
         .find(|(t, _)| *t <= s.duration)
         .map(|(_, k)| *k);
     let max = rss.iter().map(|(_, k)| *k).max();
+    let own_at = |t: Duration| own_rss.iter().find(|(s, _)| *s >= t).map(|(_, k)| *k);
+    let own_end = own_rss
+        .iter()
+        .rev()
+        .find(|(t, _)| *t <= s.duration)
+        .map(|(_, k)| *k);
     let longest_unrecovered = f.unrecovered.iter().max().copied().unwrap_or_default();
     let longest_unrecovered_as_member = f
         .unrecovered_as_member
@@ -880,6 +890,14 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
         "churn: RSS KiB first {first:?}, at a quarter {quarter:?}, at the end {end:?}, max {max:?} ({} samples)",
         rss.len()
     );
+    if s.server_bin.is_some() {
+        // Reported, not bounded: this process also keeps every event.
+        println!(
+            "churn: this process (all participants) RSS KiB at a quarter {:?}, at half {:?}, at the end {own_end:?}",
+            own_at(s.duration / 4),
+            own_at(s.duration / 2),
+        );
+    }
 
     println!(
         "churn: server empty after everyone left: {}",
