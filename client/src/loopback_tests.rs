@@ -180,3 +180,52 @@ fn codec_of(source: TrackSource) -> Codec {
         _ => Codec::Vp8,
     }
 }
+
+/// A connection dropped without `close` (a participation aborted, an
+/// error path) must still stop: webrtc-rs keeps its driver, with the
+/// sockets and the event handler, running until the connection is closed.
+/// Once both drivers stop, nothing holds the event channel's sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_dropped_without_close_stop() {
+    let setup = PeerSetup {
+        ice_servers: vec![],
+        bind: vec!["127.0.0.1".parse().expect("ip")],
+    };
+    let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
+    let (media_tx, _media_rx) = mpsc::unbounded_channel();
+    let audio = FrameSource::opus_ogg(fixtures::TONE_OGG).expect("ogg");
+    let publisher = Publisher::new(
+        &setup,
+        peer_tx.clone(),
+        vec![Outgoing {
+            source: TrackSource::Mic,
+            frames: audio,
+        }],
+    )
+    .await
+    .expect("publisher");
+    let subscriber = Subscriber::new(
+        &setup,
+        peer_tx,
+        Receiving {
+            crypto: Arc::new(FixedKeys::new([9; 16])),
+            record_dir: None,
+            events: media_tx,
+            tap: None,
+        },
+    )
+    .await
+    .expect("subscriber");
+    // Gathering has started: the drivers have work of their own.
+    publisher.offer().await.expect("offer");
+    drop(publisher);
+    drop(subscriber);
+    let stopped = tokio::time::timeout(Duration::from_secs(10), async {
+        while peer_rx.recv().await.is_some() {}
+    })
+    .await;
+    assert!(
+        stopped.is_ok(),
+        "a dropped connection's driver still holds its event handler"
+    );
+}
