@@ -61,7 +61,7 @@ pub struct WireFrame {
     pub timestamp: u32,
     /// `clear_prefix || sframe_header || ciphertext || tag`.
     pub data: Vec<u8>,
-    /// When its last packet arrived and it was reassembled.
+    /// When the receiver had it whole (as it handled its last packet).
     pub arrived: Instant,
 }
 

@@ -18,7 +18,7 @@
 //! this process; set to a `sotto-server` binary to run it as a child and
 //! measure its RSS]. See README, "Tests".
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -141,7 +141,29 @@ struct Now {
     /// Its participant id, and the other members of its group as it sees
     /// them (a leaf nobody removed would show here as a ghost).
     me: Option<ParticipantId>,
-    others: std::collections::BTreeSet<ParticipantId>,
+    others: BTreeSet<ParticipantId>,
+}
+
+/// Per member of one room: whom its group has that is not in the room
+/// (ghosts), and who is in the room that its group lacks.
+fn group_differences(ms: &[&Now]) -> Vec<(Vec<ParticipantId>, Vec<ParticipantId>)> {
+    let there: BTreeSet<&ParticipantId> = ms.iter().filter_map(|m| m.me.as_ref()).collect();
+    ms.iter()
+        .map(|m| {
+            let ghosts = m
+                .others
+                .iter()
+                .filter(|p| !there.contains(p))
+                .cloned()
+                .collect();
+            let lacks = there
+                .iter()
+                .filter(|p| !m.others.contains(**p) && m.me.as_ref() != Some(**p))
+                .map(|p| (*p).clone())
+                .collect();
+            (ghosts, lacks)
+        })
+        .collect()
 }
 
 /// A track that fails to decrypt, as its failure reports show it.
@@ -720,13 +742,15 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
         }
         // One epoch, and each member's group is exactly who is there.
         let settled = by_room.values().all(|ms| {
-            let there: std::collections::BTreeSet<&ParticipantId> =
-                ms.iter().filter_map(|m| m.me.as_ref()).collect();
-            ms.iter().all(|m| {
-                let sees: std::collections::BTreeSet<&ParticipantId> =
-                    m.others.iter().chain(m.me.as_ref()).collect();
-                m.joined && m.state.is_some() && m.state == ms[0].state && sees == there
-            })
+            ms.iter()
+                .zip(group_differences(ms))
+                .all(|(m, (ghosts, lacks))| {
+                    m.joined
+                        && m.state.is_some()
+                        && m.state == ms[0].state
+                        && ghosts.is_empty()
+                        && lacks.is_empty()
+                })
         });
         if settled {
             break Ok(by_room
@@ -735,22 +759,14 @@ async fn churn_leaves_no_stuck_epoch_no_undecryptable_member_and_no_leak() {
                 .collect::<Vec<_>>());
         }
         if quiet.elapsed() > JOIN_PATIENCE {
-            // Per member: joined, epoch and code, and whom its group has
-            // that is not there (ghosts) or lacks.
+            // Per member: joined, epoch and code, ghosts and lacks.
             break Err(by_room
                 .iter()
                 .map(|(r, ms)| {
-                    let there: std::collections::BTreeSet<&ParticipantId> =
-                        ms.iter().filter_map(|m| m.me.as_ref()).collect();
                     let each = ms
                         .iter()
-                        .map(|m| {
-                            let ghosts: Vec<&ParticipantId> =
-                                m.others.iter().filter(|p| !there.contains(p)).collect();
-                            let lacks: Vec<&&ParticipantId> = there
-                                .iter()
-                                .filter(|p| !m.others.contains(p) && m.me.as_ref() != Some(p))
-                                .collect();
+                        .zip(group_differences(ms))
+                        .map(|(m, (ghosts, lacks))| {
                             format!(
                                 "{} {:?} ghosts {ghosts:?} lacks {lacks:?}",
                                 m.joined, m.state

@@ -48,6 +48,27 @@ async fn server_behind(how: Impairment, seed: u64) -> (TestServer, LossyPath) {
 
 /// Where each recorded frame was sent, if every recorded frame equals a
 /// sent one, in order.
+/// Alice joins sending, then silent bob, who waits until alice's video
+/// opens.
+async fn alice_sends_and_bob_sees(link: &sotto_proto::RoomLink) -> (Member, Member) {
+    let alice = Member::join(link, Spec::sending("alice"));
+    alice.wait_for("joining", PATIENCE, joined).await;
+    let bob = Member::join(link, Spec::silent("bob"));
+    bob.wait_for("alice's video", PATIENCE, |ev| {
+        ev.iter().any(|e| {
+            matches!(
+                e,
+                Event::MediaStarted {
+                    source: TrackSource::Camera,
+                    ..
+                }
+            )
+        })
+    })
+    .await;
+    (alice, bob)
+}
+
 fn positions_in(sent: &[Vec<u8>], got: &[Vec<u8>]) -> Option<Vec<usize>> {
     let mut at = 0;
     let mut out = Vec::with_capacity(got.len());
@@ -73,21 +94,7 @@ async fn video_keeps_playing_repaired_by_nack_and_pli() {
     // leave less of the test's time to the repair it measures).
     path.impair(false);
     let (link, _) = new_room(&server.origin(), "lossy");
-    let mut alice = Member::join(&link, Spec::sending("alice"));
-    alice.wait_for("joining", PATIENCE, joined).await;
-    let mut bob = Member::join(&link, Spec::silent("bob"));
-    bob.wait_for("alice's video", PATIENCE, |ev| {
-        ev.iter().any(|e| {
-            matches!(
-                e,
-                Event::MediaStarted {
-                    source: TrackSource::Camera,
-                    ..
-                }
-            )
-        })
-    })
-    .await;
+    let (mut alice, mut bob) = alice_sends_and_bob_sees(&link).await;
     let alice_id = alice.id().expect("connected");
     let camera_sent = || sent_on(&alice.sent(), TrackSource::Camera).len();
     let feedback = |metrics: &str, kind: &str, dir: &str| {
@@ -212,23 +219,9 @@ async fn connections_set_up_under_loss_come_up() {
     let (server, _path) = server_behind(how, seed).await;
     let (link, _) = new_room(&server.origin(), "lossy-set-up");
     let started = tokio::time::Instant::now();
-    let mut alice = Member::join(&link, Spec::sending("alice"));
-    alice.wait_for("joining", PATIENCE, joined).await;
-    let mut bob = Member::join(&link, Spec::silent("bob"));
     // Bob opening alice's video needs alice's `pub` and bob's `sub`
     // connections up, DTLS included.
-    bob.wait_for("alice's video", PATIENCE, |ev| {
-        ev.iter().any(|e| {
-            matches!(
-                e,
-                Event::MediaStarted {
-                    source: TrackSource::Camera,
-                    ..
-                }
-            )
-        })
-    })
-    .await;
+    let (mut alice, mut bob) = alice_sends_and_bob_sees(&link).await;
     println!(
         "bob opened alice's first video frame {:?} after alice started joining",
         started.elapsed()
