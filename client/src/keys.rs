@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use sotto_crypto::keys::{KeyRing, MediaSource};
+use sotto_crypto::keys::KeyRing;
 use sotto_crypto::media::{Codec, MediaError};
 use sotto_crypto::sframe;
 use sotto_proto::{ParticipantId, TrackSource};
@@ -55,26 +55,6 @@ pub trait FrameCrypto: Send + Sync + 'static {
     ) -> Result<Vec<u8>, FrameError>;
 }
 
-/// SFrame context numbers of the KID layout (spec: mls-profile, "KID").
-pub fn context_of(source: TrackSource) -> u64 {
-    match source {
-        TrackSource::Mic => 0,
-        TrackSource::Camera => 1,
-        TrackSource::Screen => 2,
-        TrackSource::ScreenAudio => 3,
-    }
-}
-
-/// The SFrame context (KID layout, spec/mls-profile.md) of a track source.
-pub fn media_source(source: TrackSource) -> MediaSource {
-    match source {
-        TrackSource::Mic => MediaSource::Microphone,
-        TrackSource::Camera => MediaSource::Camera,
-        TrackSource::Screen => MediaSource::ScreenVideo,
-        TrackSource::ScreenAudio => MediaSource::ScreenAudio,
-    }
-}
-
 /// The real thing: the MLS group's media [`KeyRing`], shared between the
 /// connection (which feeds it epochs and acknowledgements) and the media
 /// tasks (which seal and open frames with it).
@@ -113,7 +93,7 @@ impl FrameCrypto for RingCrypto {
         let now = self.now();
         let mut ring = self.ring.lock().map_err(|_| FrameError::NoKey)?;
         ring.handle_timeout(now);
-        match ring.protect(codec, media_source(source), frame) {
+        match ring.protect(codec, source, frame) {
             Ok(wire) => Ok(wire),
             Err(MediaError::Sframe(sframe::Error::NoSendingKey)) => Err(FrameError::NoKey),
             Err(e) => Err(FrameError::Media(e)),
@@ -137,10 +117,10 @@ impl FrameCrypto for RingCrypto {
         // The SFU says whose track this is; the key says who sealed it.
         // A member's frames replayed on another member's track (or a
         // camera frame on the mic track) are refused.
-        if opened.origin.participant.as_str() != from.as_str() {
+        if &opened.origin.participant != from {
             return Err(FrameError::WrongSender);
         }
-        if opened.origin.source != media_source(source) {
+        if opened.origin.source != source {
             return Err(FrameError::WrongSource);
         }
         Ok(opened.frame)
@@ -159,7 +139,7 @@ pub(crate) mod fixed {
     use sotto_crypto::sframe::{CipherSuite, KeyId, ReceiverContext, SenderContext};
     use sotto_proto::{ParticipantId, TrackSource};
 
-    use super::{FrameCrypto, FrameError, context_of};
+    use super::{FrameCrypto, FrameError};
 
     pub(crate) struct FixedKeys {
         base: [u8; 16],
@@ -192,12 +172,8 @@ pub(crate) mod fixed {
             let ctx = match tx.entry(source) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => v.insert(
-                    SenderContext::new(
-                        CipherSuite::default(),
-                        KeyId(context_of(source)),
-                        &self.base,
-                    )
-                    .map_err(|_| FrameError::NoKey)?,
+                    SenderContext::new(CipherSuite::default(), KeyId(source.context()), &self.base)
+                        .map_err(|_| FrameError::NoKey)?,
                 ),
             };
             Ok(media::protect(codec, ctx, frame)?)
@@ -212,7 +188,7 @@ pub(crate) mod fixed {
         ) -> Result<Vec<u8>, FrameError> {
             let mut rx = self.rx.lock().map_err(|_| FrameError::NoKey)?;
             let u = media::unprotect(codec, &mut *rx, wire)?;
-            if u.kid != KeyId(context_of(source)) {
+            if u.kid != KeyId(source.context()) {
                 return Err(FrameError::WrongSource);
             }
             Ok(u.frame)
@@ -225,7 +201,6 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use sotto_crypto::Instant;
-    use sotto_crypto::ParticipantId as MlsId;
     use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig};
     use sotto_crypto::media::Codec;
     use sotto_proto::{ParticipantId, TrackSource};
@@ -235,8 +210,8 @@ mod tests {
     /// The crypto of the member at `own` in a two-member epoch.
     fn member(own: u32) -> RingCrypto {
         let members = vec![
-            (0, MlsId::new("alice").expect("id")),
-            (1, MlsId::new("bob").expect("id")),
+            (0, ParticipantId::new("alice").expect("id")),
+            (1, ParticipantId::new("bob").expect("id")),
         ];
         let mut ring = KeyRing::new(KeyRingConfig::default());
         ring.add_epoch(EpochKeys::new(3, [7; 16], own, members), Instant::ZERO)
@@ -250,7 +225,7 @@ mod tests {
     #[test]
     fn frames_open_only_on_their_senders_track_and_source() {
         let (alice, bob) = (member(0), member(1));
-        let from_alice = ParticipantId("alice".into());
+        let from_alice = ParticipantId::new("alice").expect("valid id");
         let wire = alice
             .protect(TrackSource::Camera, Codec::Vp8, &FRAME)
             .expect("alice has a sending key");
@@ -263,7 +238,7 @@ mod tests {
         let wire = alice
             .protect(TrackSource::Camera, Codec::Vp8, &FRAME)
             .expect("sealed");
-        let as_bob = ParticipantId("bob".into());
+        let as_bob = ParticipantId::new("bob").expect("valid id");
         assert_eq!(
             member(1).unprotect(&as_bob, TrackSource::Camera, Codec::Vp8, &wire),
             Err(FrameError::WrongSender)
@@ -285,8 +260,8 @@ mod tests {
         // Nobody runs the ring's timer here (as when the connection's loop
         // is busy): sealing itself must switch once the timeout passed.
         let members = vec![
-            (0, MlsId::new("alice").expect("id")),
-            (1, MlsId::new("bob").expect("id")),
+            (0, ParticipantId::new("alice").expect("id")),
+            (1, ParticipantId::new("bob").expect("id")),
         ];
         let config = KeyRingConfig::default();
         let ring = Arc::new(Mutex::new(KeyRing::new(config)));
@@ -330,7 +305,7 @@ mod tests {
             .expect("sealed");
         assert_eq!(
             empty.unprotect(
-                &ParticipantId("alice".into()),
+                &ParticipantId::new("alice").expect("valid id"),
                 TrackSource::Mic,
                 Codec::Opus,
                 &wire

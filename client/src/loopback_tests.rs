@@ -82,7 +82,7 @@ async fn recorded_frames_are_the_frames_sent() {
     .await
     .expect("subscriber");
 
-    let alice = ParticipantId::from("alice-0000000000");
+    let alice = ParticipantId::new("alice-0000000000").expect("valid id");
     let (offer, tracks) = publisher.offer().await.expect("offer");
     assert_eq!(tracks.len(), 2);
     let tracks = tracks

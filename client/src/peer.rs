@@ -6,8 +6,6 @@
 //! interceptor that lets keyframe requests through to the application (by
 //! default incoming RTCP stops inside the interceptor chain).
 
-mod keyframe;
-
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -15,27 +13,19 @@ use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports,
 };
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use sotto_proto::{IceServer, PcKind};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
-pub use keyframe::is_keyframe_request;
+pub use sotto_peer::is_keyframe_request;
 
 /// A peer connection, shareable between tasks.
 pub type Pc = Arc<dyn PeerConnection>;
-
-/// Payload type we offer for Opus (what browsers use).
-pub const OPUS_PT: u8 = 111;
-/// Payload type we offer for VP8.
-pub const VP8_PT: u8 = 96;
 
 /// What a peer connection tells the room.
 pub enum PeerEvent {
@@ -129,37 +119,6 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-fn media_engine() -> Result<MediaEngine, PeerError> {
-    let mut engine = MediaEngine::default();
-    engine.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_OPUS.to_owned(),
-                clock_rate: 48_000,
-                channels: 2,
-                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                rtcp_feedback: vec![],
-            },
-            payload_type: OPUS_PT,
-        },
-        RtpCodecKind::Audio,
-    )?;
-    engine.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_VP8.to_owned(),
-                clock_rate: 90_000,
-                channels: 0,
-                sdp_fmtp_line: String::new(),
-                rtcp_feedback: vec![],
-            },
-            payload_type: VP8_PT,
-        },
-        RtpCodecKind::Video,
-    )?;
-    Ok(engine)
-}
-
 /// Builds one of a member's two peer connections. Its events go to
 /// `events`.
 pub async fn build(
@@ -167,11 +126,11 @@ pub async fn build(
     setup: &PeerSetup,
     events: mpsc::UnboundedSender<PeerEvent>,
 ) -> Result<Pc, PeerError> {
-    let mut engine = media_engine()?;
+    let mut engine = sotto_peer::media_engine(false)?;
     let registry = configure_nack(Registry::new(), &mut engine);
     let registry = configure_rtcp_reports(registry);
     // Last in the chain, so the interceptors above have seen all RTCP.
-    let registry = registry.with(Slot::from(14_000), keyframe::KeyframeRequests::default());
+    let registry = registry.with(Slot::from(14_000), sotto_peer::KeyframeRequests::default());
     let ice_servers = setup
         .ice_servers
         .iter()

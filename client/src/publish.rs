@@ -21,9 +21,7 @@ use rtc::rtp;
 use rtc::rtp::codec::opus::OpusPayloader;
 use rtc::rtp::codec::vp8::Vp8Payloader;
 use rtc::rtp::packetizer::Payloader;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use sotto_crypto::media::Codec;
 use sotto_proto::{PcKind, PublishedTrack, TrackSource};
@@ -98,40 +96,6 @@ impl std::fmt::Debug for Publisher {
     }
 }
 
-fn codec_params(codec: Codec) -> (RtpCodecKind, RTCRtpCodec) {
-    match codec {
-        Codec::Opus => (
-            RtpCodecKind::Audio,
-            RTCRtpCodec {
-                mime_type: "audio/opus".to_owned(),
-                clock_rate: OPUS_CLOCK_RATE,
-                channels: 2,
-                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-                rtcp_feedback: vec![],
-            },
-        ),
-        _ => (
-            RtpCodecKind::Video,
-            RTCRtpCodec {
-                mime_type: "video/VP8".to_owned(),
-                clock_rate: VP8_CLOCK_RATE,
-                channels: 0,
-                sdp_fmtp_line: String::new(),
-                rtcp_feedback: vec![],
-            },
-        ),
-    }
-}
-
-fn source_name(source: TrackSource) -> &'static str {
-    match source {
-        TrackSource::Mic => "mic",
-        TrackSource::Camera => "camera",
-        TrackSource::Screen => "screen",
-        TrackSource::ScreenAudio => "screen_audio",
-    }
-}
-
 impl Publisher {
     /// Builds the connection with one sending transceiver per track.
     pub async fn new(
@@ -142,12 +106,12 @@ impl Publisher {
         let pc = peer::build(PcKind::Pub, setup, events).await?;
         let mut outputs = Vec::new();
         for out in outgoing {
-            let (kind, codec) = codec_params(out.frames.codec());
+            let (codec, _, kind) = sotto_peer::codec_for(out.source);
             let ssrc: u32 = rand::random();
             let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
                 "sotto".to_owned(),
-                source_name(out.source).to_owned(),
-                source_name(out.source).to_owned(),
+                out.source.as_str().to_owned(),
+                out.source.as_str().to_owned(),
                 kind,
                 vec![RTCRtpEncodingParameters {
                     rtp_coding_parameters: RTCRtpCodingParameters {

@@ -1,53 +1,40 @@
 //! A participant in one room: the whole client behind one handle.
 //!
-//! [`Room::join`] spawns a task that drives everything: the signalling
-//! WebSocket, the MLS [`Session`](sotto_crypto::session::Session) and its
-//! media [`KeyRing`](sotto_crypto::keys::KeyRing), and the two peer
-//! connections. What happens comes out as [`Event`]s; what the user wants
-//! goes in through the handle's methods. When the connection to the server
-//! is lost the task joins again as a new participant (spec §4.5), with the
-//! same identity and so the same fingerprint.
+//! [`Room::join`] spawns a task (the [driver](driver)) around the
+//! participant core, `sotto_participant::Participant`, which owns every
+//! rule a participant follows (join, knock, commits, missed commits,
+//! rejoin, fatal errors) and is the same core the browser runs. The task
+//! only moves bytes: the signalling WebSocket, the media key ring, and the
+//! two peer connections. What happens comes out as [`Event`]s; what the
+//! user wants goes in through the handle's methods.
 //!
 //! ```text
 //!  Room::join ──> [connecting] ──joined──> [waiting] ──welcome──> [member: media flows]
 //!                      ^                      |  refused                |
-//!                      |                      v                        | socket lost
-//!                      `──── backoff 0.5 s … 10 s, jitter <─────────────'
+//!                      |                      v                        | socket lost,
+//!                      `──── backoff 0.5 s … 10 s, jitter <─────────────' out of step
 //! ```
 
 mod call;
-mod connection;
 mod driver;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use sotto_crypto::admission::RoomSecret;
 use sotto_crypto::identity::Identity;
 use sotto_crypto::keys::{EpochKeys, KeyRingConfig};
-use sotto_crypto::session::{Admission, SessionConfig};
-use sotto_crypto::verify::{Fingerprint, RoomCode};
-use sotto_proto::{ErrorCode, LeaveReason, ParticipantId, PcKind, RoomLink, TrackSource};
+use sotto_crypto::session::SessionConfig;
+use sotto_crypto::verify::Fingerprint;
+use sotto_participant::Config;
+use sotto_proto::{ParticipantId, PcKind, RoomLink};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::keys::FrameError;
 use crate::media::source::FrameSource;
 pub use crate::publish::SentFrame;
-pub use crate::subscribe::WireFrame;
-
-/// What to do when someone without the link knocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KnockPolicy {
-    /// Report it ([`Event::Knock`]) and wait for [`Room::accept_knock`] or
-    /// [`Room::refuse_knock`].
-    Ask,
-    /// Let every knocker in.
-    Accept,
-    /// Refuse every knocker.
-    Refuse,
-}
+pub use crate::subscribe::{MediaEvent, WireFrame};
+pub use sotto_participant::{EndReason as Ended, Event as RoomEvent, KnockPolicy};
 
 /// How to join.
 #[derive(Debug)]
@@ -66,7 +53,7 @@ pub struct JoinOptions {
     pub record_dir: Option<PathBuf>,
     /// What to do with knocks.
     pub knocks: KnockPolicy,
-    /// Join again as a new participant when the connection is lost.
+    /// Join again as a new participant when a connection ends.
     pub reconnect: bool,
     /// Local addresses for media; `None` picks the one that routes to
     /// the server.
@@ -101,6 +88,19 @@ impl JoinOptions {
             sent_tap: None,
         }
     }
+
+    /// The participant core's configuration for these options.
+    fn core_config(&self, seed: u64) -> Config {
+        Config {
+            session: self.session,
+            knocks: self.knocks,
+            reconnect: self.reconnect,
+            // A command that cannot reach its server says so and exits.
+            give_up_if_unreachable: true,
+            seed,
+            ..Config::default()
+        }
+    }
 }
 
 /// Why a link cannot be used.
@@ -116,127 +116,12 @@ pub enum JoinError {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
-    /// Connected to the server, which gave us this participant id.
-    Connected {
-        /// Our id for this connection.
-        participant: ParticipantId,
-        /// Whether we create the group or wait to be let in.
-        creator: bool,
-    },
-    /// Waiting to be let in: with the link, for a member to commit us;
-    /// without it, for a member to accept our knock.
-    Waiting {
-        /// Whether we knock (no link secret).
-        knocking: bool,
-    },
-    /// We are a member.
-    Joined {
-        /// Our participant id.
-        participant: ParticipantId,
-        /// The epoch.
-        epoch: u64,
-        /// Its room code: the same for every member of this epoch.
-        room_code: RoomCode,
-    },
-    /// The group moved to a new epoch.
-    EpochChanged {
-        /// The epoch.
-        epoch: u64,
-        /// Its room code.
-        room_code: RoomCode,
-    },
-    /// A member is in the group (at our join: every other member).
-    MemberJoined {
-        /// Who.
-        participant: ParticipantId,
-        /// Its identity's fingerprint.
-        fingerprint: Fingerprint,
-        /// How it came in.
-        admission: Admission,
-    },
-    /// A member was removed from the group.
-    MemberRemoved {
-        /// Who.
-        participant: ParticipantId,
-    },
-    /// The server says a participant left (member or waiting).
-    Departed {
-        /// Who.
-        participant: ParticipantId,
-        /// Why.
-        reason: LeaveReason,
-    },
-    /// Someone without the link asks to come in.
-    Knock {
-        /// Who.
-        participant: ParticipantId,
-        /// Its fingerprint, to compare out of band before accepting.
-        fingerprint: Fingerprint,
-    },
-    /// A knock was settled (by anyone) or the knocker left.
-    KnockClosed {
-        /// Who.
-        participant: ParticipantId,
-    },
-    /// A chat line.
-    Chat {
-        /// Sender.
-        from: ParticipantId,
-        /// Text.
-        text: String,
-    },
-    /// A member's display name.
-    Name {
-        /// Whose.
-        from: ParticipantId,
-        /// The name.
-        name: String,
-    },
-    /// The first frame of a member's track opened.
-    MediaStarted {
-        /// Whose.
-        participant: ParticipantId,
-        /// Which.
-        source: TrackSource,
-    },
-    /// Frames of a member's track do not open (at most one a second per
-    /// track).
-    DecryptFailures {
-        /// Whose.
-        participant: ParticipantId,
-        /// Which.
-        source: TrackSource,
-        /// Failures on this track so far.
-        total: u64,
-        /// The last failure.
-        error: FrameError,
-    },
-    /// Frames of a member's track open again after some did not.
-    DecryptRecovered {
-        /// Whose.
-        participant: ParticipantId,
-        /// Which.
-        source: TrackSource,
-        /// From the first frame that failed to the first that opened.
-        after: Duration,
-        /// From the first frame that failed to the last: how long frames
-        /// arrived and could not be opened (`after` also counts any time
-        /// no frame arrived at all).
-        failing_for: Duration,
-        /// Frames that failed in between.
-        failures: u64,
-    },
-    /// A received track ended.
-    TrackEnded {
-        /// Whose.
-        participant: ParticipantId,
-        /// Which.
-        source: TrackSource,
-        /// Frames opened.
-        frames: u64,
-        /// Its recording, if there is one.
-        recording: Option<PathBuf>,
-    },
+    /// Membership, knocks, chat, names, rejoins, the end: what the
+    /// participant core reports.
+    Room(RoomEvent),
+    /// Received media: a track started, failed to decrypt, recovered or
+    /// ended.
+    Media(MediaEvent),
     /// A peer connection changed state (`connected`, `failed`, ...).
     PeerState {
         /// Which.
@@ -244,61 +129,14 @@ pub enum Event {
         /// Its new state.
         state: String,
     },
-    /// The connection was lost; we join again after `after`.
-    Reconnecting {
-        /// Delay before the attempt.
-        after: Duration,
-        /// What broke.
-        reason: String,
-    },
-    /// Something was refused but the call goes on.
-    Warning {
-        /// What.
-        message: String,
-    },
-}
-
-/// How a participation ended.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Ended {
-    /// We left.
-    #[error("left the room")]
-    Left,
-    /// The server could not be reached (first connection).
-    #[error("cannot reach the server: {0}")]
-    Unreachable(String),
-    /// The connection was lost and reconnecting is off.
-    #[error("connection lost: {0}")]
-    Lost(String),
-    /// A member refused our knock.
-    #[error("a member refused our knock")]
-    Refused,
-    /// A commit removed us from the group.
-    #[error("removed from the group")]
-    Removed,
-    /// The Welcome led to a group not bound to this room (made by someone
-    /// without the link: the server?).
-    #[error("refused a group that is not bound to this room")]
-    GhostRoom,
-    /// We would have to create the group, and we have no link secret.
-    #[error("the room is empty and we have no link secret to create it")]
-    NeedsSecret,
-    /// The server refused us for good.
-    #[error("the server refused: {code:?}: {message}")]
-    Server {
-        /// Its error code.
-        code: ErrorCode,
-        /// Its message.
-        message: String,
-    },
 }
 
 enum Command {
     Chat(String),
     SetName(String),
-    AcceptKnock(ParticipantId),
+    AcceptKnock(ParticipantId, Fingerprint),
     RefuseKnock(ParticipantId),
+    Remove(ParticipantId),
     HeldKeys(oneshot::Sender<Vec<EpochKeys>>),
     Leave,
 }
@@ -316,8 +154,9 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Command::Chat(_) => "Chat",
             Command::SetName(_) => "SetName",
-            Command::AcceptKnock(_) => "AcceptKnock",
+            Command::AcceptKnock(..) => "AcceptKnock",
             Command::RefuseKnock(_) => "RefuseKnock",
+            Command::Remove(_) => "Remove",
             Command::HeldKeys(_) => "HeldKeys",
             Command::Leave => "Leave",
         })
@@ -357,14 +196,20 @@ impl Room {
         let _ = self.commands.send(Command::SetName(name.into()));
     }
 
-    /// Lets a knocker in.
-    pub fn accept_knock(&self, participant: ParticipantId) {
-        let _ = self.commands.send(Command::AcceptKnock(participant));
+    /// Lets a knocker in, if its key still has the fingerprint `shown`
+    /// (the one the person compared).
+    pub fn accept_knock(&self, participant: ParticipantId, shown: Fingerprint) {
+        let _ = self.commands.send(Command::AcceptKnock(participant, shown));
     }
 
     /// Refuses a knocker.
     pub fn refuse_knock(&self, participant: ParticipantId) {
         let _ = self.commands.send(Command::RefuseKnock(participant));
+    }
+
+    /// Removes another member from the group.
+    pub fn remove(&self, participant: ParticipantId) {
+        let _ = self.commands.send(Command::Remove(participant));
     }
 
     /// The media keys we hold now (every epoch still in our key ring).

@@ -321,7 +321,7 @@ async fn three_processes_share_a_call_and_survive_one_being_killed() {
     // Alice's recordings of bob: every frame one of the fixture's frames.
     let (_, video) = ivf::read(fixtures::PATTERN_IVF).expect("fixture");
     let (_, audio) = ogg::read_opus(fixtures::TONE_OGG).expect("fixture");
-    let bob = ParticipantId(bob_id.clone());
+    let bob = ParticipantId::new(bob_id).expect("valid id");
     let path = |s, ext| dirs[0].path().join(format!("{}.{ext}", file_stem(&bob, s)));
     let bytes = std::fs::read(path(TrackSource::Camera, "ivf")).expect("video recorded");
     let got = ivf::read(&bytes).expect("valid IVF").1;

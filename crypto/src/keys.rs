@@ -18,7 +18,7 @@
 //! * Receivers derive a [`FrameKey`] per KID on first use and keep a
 //!   [`ReplayWindow`] per KID. A frame must come from an occupied leaf of
 //!   its epoch that is not the ring's own, and opening it tells who sent it
-//!   on which [`MediaSource`], so the app can check that it matches the
+//!   on which [`TrackSource`], so the app can check that it matches the
 //!   track it arrived on.
 
 mod epoch;
@@ -28,10 +28,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 pub use epoch::{BASE_KEY_BYTES, BASE_KEY_LABEL, BadEpochKeys, EpochKeys};
-pub use kid::{EPOCH_BITS, KidError, KidLayout, KidParts, MediaSource, epoch_bits, kid_epoch_bits};
+pub use kid::{EPOCH_BITS, KidError, KidLayout, KidParts, TrackSource, epoch_bits, kid_epoch_bits};
 
+use crate::ParticipantId;
 use crate::media::{self, Codec, MediaError, Open, Seal};
-use crate::participant::ParticipantId;
 use crate::sframe::{
     self, CipherSuite, Counter, FrameKey, Header, KeyId, ReplayWindow, SenderContext,
 };
@@ -87,7 +87,7 @@ pub struct FrameOrigin {
     /// The sender's leaf in `epoch`.
     pub leaf: u32,
     /// The stream.
-    pub source: MediaSource,
+    pub source: TrackSource,
     /// The MLS epoch whose key protected the frame.
     pub epoch: u64,
 }
@@ -186,7 +186,7 @@ impl KeyRing {
         }
         let layout = keys.layout();
         // Checked here so that sealing never meets a leaf that does not fit.
-        layout.kid(MediaSource::Microphone, keys.own_leaf(), keys.epoch())?;
+        layout.kid(TrackSource::Mic, keys.own_leaf(), keys.epoch())?;
         let bits = epoch_bits(keys.epoch());
         self.epochs.retain(|e| epoch_bits(e.keys.epoch()) != bits);
         let expiry = now + self.config.retention;
@@ -312,7 +312,7 @@ impl KeyRing {
     }
 
     /// A handle that seals frames of `source`, for [`media::protect`].
-    pub fn sender(&mut self, source: MediaSource) -> SendStream<'_> {
+    pub fn sender(&mut self, source: TrackSource) -> SendStream<'_> {
         SendStream { ring: self, source }
     }
 
@@ -320,7 +320,7 @@ impl KeyRing {
     pub fn protect(
         &mut self,
         codec: Codec,
-        source: MediaSource,
+        source: TrackSource,
         frame: &[u8],
     ) -> Result<Vec<u8>, MediaError> {
         media::protect(codec, &mut self.sender(source), frame)
@@ -426,7 +426,7 @@ impl Open for KeyRing {
 /// Seals the frames of one source with the ring's sending epoch.
 pub struct SendStream<'a> {
     ring: &'a mut KeyRing,
-    source: MediaSource,
+    source: TrackSource,
 }
 
 impl Seal for SendStream<'_> {
@@ -444,7 +444,7 @@ impl Seal for SendStream<'_> {
             .iter_mut()
             .find(|e| e.keys.epoch() == sending)
             .ok_or(sframe::Error::NoSendingKey)?;
-        let slot = &mut e.senders[self.source.slot()];
+        let slot = &mut e.senders[self.source.context() as usize];
         if slot.is_none() {
             let kid = e
                 .layout

@@ -37,7 +37,7 @@
 //! ```
 //! use sotto_crypto::admission::RoomSecret;
 //! use sotto_crypto::identity::Identity;
-//! use sotto_crypto::keys::{KeyRing, KeyRingConfig, MediaSource};
+//! use sotto_crypto::keys::{KeyRing, KeyRingConfig, TrackSource};
 //! use sotto_crypto::media::Codec;
 //! use sotto_crypto::session::{Event, Output, Session, SessionConfig};
 //! use sotto_crypto::{Instant, ParticipantId};
@@ -75,7 +75,7 @@
 //! rings[0].handle_timeout(now);
 //! assert_eq!(a.room_code(), b.room_code());
 //!
-//! let wire = rings[0].protect(Codec::Opus, MediaSource::Microphone, &[0x78, 1, 2, 3])?;
+//! let wire = rings[0].protect(Codec::Opus, TrackSource::Mic, &[0x78, 1, 2, 3])?;
 //! let got = rings[1].unprotect(Codec::Opus, &wire)?;
 //! assert_eq!(got.origin.participant, alice);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -111,11 +111,12 @@ pub mod app;
 pub mod identity;
 pub mod keys;
 pub mod media;
-pub mod participant;
 pub mod session;
 pub mod sframe;
 pub mod time;
 pub mod verify;
 
-pub use participant::ParticipantId;
+/// The participant id of the signalling protocol, which is also the
+/// identity in every MLS credential (one type across the workspace).
+pub use sotto_proto::ParticipantId;
 pub use time::Instant;

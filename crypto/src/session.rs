@@ -50,16 +50,17 @@ use openmls_traits::storage::StorageProvider as _;
 use storage::Provider;
 
 pub use config::{
-    CIPHERSUITE, MAX_MLS_MESSAGE_BYTES, MAX_PAST_EPOCHS, PADDING_BYTES, SessionConfig,
+    CIPHERSUITE, KEY_PACKAGE_LIFETIME_SECS, MAX_KEY_PACKAGE_BYTES, MAX_KEY_PACKAGE_RANGE_SECS,
+    MAX_MLS_MESSAGE_BYTES, MAX_PAST_EPOCHS, PADDING_BYTES, SessionConfig,
 };
 pub use event::{Admission, CommitOut, EndReason, Event, Input, Output, SessionError};
 pub use group::MemberInfo;
 
+use crate::ParticipantId;
 use crate::admission::{AdmissionKey, RoomSecret};
 use crate::app::AppMessage;
 use crate::identity::Identity;
 use crate::keys::EpochKeys;
-use crate::participant::ParticipantId;
 use crate::time::Instant;
 use crate::verify::{Fingerprint, RoomCode};
 use member::Member;
@@ -403,13 +404,28 @@ impl Session {
     }
 
     /// Lets a knocker in: its Add is committed after the batch window.
+    /// `shown` is the fingerprint the person approved; if the knock's
+    /// KeyPackage no longer has it, nothing is accepted
+    /// ([`SessionError::KnockChanged`]).
     pub fn accept_knock(
+        &mut self,
+        participant: &ParticipantId,
+        shown: &Fingerprint,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        let (ctx, m) = self.member("accept_knock")?;
+        m.accept_knock(ctx, participant, shown, now)
+    }
+
+    /// Removes another member from the group: this session commits the
+    /// Remove after the batch window. Any member may remove any other.
+    pub fn remove_member(
         &mut self,
         participant: &ParticipantId,
         now: Instant,
     ) -> Result<(), SessionError> {
-        let (ctx, m) = self.member("accept_knock")?;
-        m.accept_knock(ctx, participant, now)
+        let (_, m) = self.member("remove_member")?;
+        m.remove_member(participant, now)
     }
 
     /// Refuses a knocker: emits [`Output::RefuseKnock`] for the server.

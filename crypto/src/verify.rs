@@ -72,6 +72,15 @@ impl Fingerprint {
         &self.0
     }
 
+    /// A fingerprint as shown to a person: 30 digits, spaces anywhere.
+    /// What a user approved (a knock's fingerprint, from the UI or typed
+    /// on the command line) comes back in this way.
+    pub fn parse(shown: &str) -> Option<Fingerprint> {
+        let digits: String = shown.chars().filter(|c| *c != ' ').collect();
+        (digits.len() == FINGERPRINT_DIGITS && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(Fingerprint(digits))
+    }
+
     /// The safety number of this identity and `other`.
     pub fn safety_number(&self, other: &Fingerprint) -> SafetyNumber {
         SafetyNumber::new(self, other)
@@ -158,6 +167,15 @@ impl fmt::Debug for RoomCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shown_fingerprint_parses_back() {
+        let f = Fingerprint::of(&[7; 32]);
+        assert_eq!(Fingerprint::parse(&f.to_string()), Some(f.clone()));
+        assert_eq!(Fingerprint::parse(f.digits()), Some(f.clone()));
+        assert_eq!(Fingerprint::parse(&f.digits()[1..]), None);
+        assert_eq!(Fingerprint::parse(&format!("{}x", &f.digits()[1..])), None);
+    }
 
     #[test]
     fn fingerprints_have_thirty_digits_in_six_groups() {

@@ -1,4 +1,8 @@
-//! One room as the MLS delivery service sees it: a sans-IO state machine.
+//! The delivery service's rules: one room as the MLS delivery service sees
+//! it, a sans-IO state machine. `sotto-server` drives it for every live
+//! room; the in-memory tests of the participant core drive the very same
+//! rules (they live here, in the protocol crate, so that both can use them
+//! while the server still links no cryptography).
 //!
 //! The room knows who is in it, who is an MLS member (the creator and
 //! everyone sent a Welcome) and who is waiting, and the room's current
@@ -24,11 +28,11 @@
 //! The room reads no clock and does no I/O: timeouts, rate limits and
 //! message sizes belong to the connection, and reach the room as
 //! [`Input::Departed`]. That makes every rule of spec §3–§5 testable with
-//! plain function calls (see `room/tests.rs`).
+//! plain function calls (see `delivery/tests.rs`).
 
 use std::sync::Arc;
 
-use sotto_proto::{
+use crate::{
     ClientMessage, ErrorCode, IceServer, LeaveReason, Limits, ParticipantId, PcKind, Role, SdpKind,
     ServerMessage,
 };
@@ -203,6 +207,16 @@ impl Room {
         (members, self.participants.len() - members)
     }
 
+    /// The room's members and its waiting participants, in order of arrival.
+    pub fn participants(&self) -> (Vec<ParticipantId>, Vec<ParticipantId>) {
+        let (members, waiting): (Vec<&Participant>, Vec<&Participant>) = self
+            .participants
+            .iter()
+            .partition(|p| p.standing == Standing::Member);
+        let ids = |v: Vec<&Participant>| v.into_iter().map(|p| p.id.clone()).collect();
+        (ids(members), ids(waiting))
+    }
+
     /// Processes one input and returns what to do, in order.
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
@@ -333,15 +347,9 @@ impl Room {
             }
             message @ (ClientMessage::Sdp { .. } | ClientMessage::Ice { .. }) => {
                 out.push(Output::Signal { from, message });
-            }
-            // `ClientMessage` is non-exhaustive: a type added to the
-            // protocol crate but not handled here is refused, not dropped.
-            _ => out.push(error(
-                &from,
-                ErrorCode::BadMessage,
-                format!("this server does not handle {in_reply_to}"),
-                Some(in_reply_to),
-            )),
+            } // No catch-all: this match is in the crate that defines
+              // `ClientMessage`, so a message type added to the protocol does
+              // not compile until its rule is written here.
         }
     }
 

@@ -1,9 +1,13 @@
 //! The sotto signalling protocol, as types.
 //!
 //! `spec/protocol.md` is normative; this crate is its executable form,
-//! shared by `sotto-server` and the native client so that both agree byte
-//! for byte (the browser client follows the same spec in JavaScript). A
-//! test parses every example of the spec with these types.
+//! shared by `sotto-server`, the participant core (native and, through
+//! wasm, the browser) and `sotto-crypto`, so that all agree byte for byte.
+//! A test parses every example of the spec with these types. It also holds
+//! the one vocabulary of the workspace: [`ParticipantId`], [`TrackSource`]
+//! (wire name and SFrame context), the [`codec`] payload types, and the
+//! delivery service's rules ([`delivery`]), which the server runs and the
+//! in-memory tests run too.
 //!
 //! Messages are JSON text frames on one WebSocket per participant. Every
 //! message carries the protocol version `v` and a `type` tag. Binary
@@ -12,15 +16,20 @@
 //! fragment, and MLS messages are opaque.
 
 mod code;
+pub mod delivery;
 mod message;
+mod participant;
 mod room;
+mod track;
 
 pub use code::ErrorCode;
 pub use message::{
     ClientMessage, DecodeError, IceServer, LeaveReason, Limits, PcKind, PublishedTrack, Role,
-    SdpKind, ServerMessage, SubscribedTrack, TrackSource, decode_client, decode_server, encode,
+    SdpKind, ServerMessage, SubscribedTrack, decode_client, decode_server, encode,
 };
-pub use room::{LinkError, ParticipantId, RoomLink, RoomName, RoomNameError};
+pub use participant::{BadParticipantId, ParticipantId};
+pub use room::{LinkError, RoomLink, RoomName, RoomNameError};
+pub use track::{MediaKind, TrackSource, codec};
 
 /// The protocol version this crate speaks (`"v": 1` in every message).
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorCode, PROTOCOL_VERSION, ParticipantId, RoomName, b64};
+use crate::{ErrorCode, PROTOCOL_VERSION, ParticipantId, RoomName, TrackSource, b64};
 
 /// Messages a participant sends to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,20 +275,6 @@ pub enum SdpKind {
     Offer,
     /// An answer.
     Answer,
-}
-
-/// What a media track carries; also the SFrame context of its frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrackSource {
-    /// Microphone audio.
-    Mic,
-    /// Camera video.
-    Camera,
-    /// Screen share video.
-    Screen,
-    /// Screen share audio.
-    ScreenAudio,
 }
 
 /// A sending transceiver of the publishing connection.

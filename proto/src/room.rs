@@ -1,4 +1,4 @@
-//! Room names, participant ids and room links (spec/protocol.md, "URLs").
+//! Room names and room links (spec/protocol.md §1).
 
 use std::fmt;
 
@@ -74,31 +74,6 @@ impl<'de> Deserialize<'de> for RoomName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         RoomName::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// An opaque participant id, chosen at random by the server for each
-/// connection. Clients compare ids and never interpret them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ParticipantId(pub String);
-
-impl ParticipantId {
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ParticipantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for ParticipantId {
-    fn from(s: &str) -> Self {
-        ParticipantId(s.to_owned())
     }
 }
 

@@ -10,8 +10,8 @@
 //!
 //! # Layout
 //!
-//! * [`room`]: one room's delivery-service rules, a sans-IO state machine;
-//! * [`rooms`]: the live rooms, each behind a lock held for one step;
+//! * [`rooms`]: the live rooms, each behind a lock held for one step; the
+//!   rules of each are `sotto_proto::delivery`'s sans-IO state machine;
 //! * [`signal`]: the WebSocket driver per connection (limits, liveness);
 //! * [`media`]: the seam to the SFU;
 //! * [`sfu`]: the media plane: one UDP port, RTP forwarding, RTCP hop by hop;
@@ -24,7 +24,6 @@ pub mod http;
 pub mod log_tag;
 pub mod media;
 pub mod metrics;
-pub mod room;
 pub mod rooms;
 pub mod server;
 pub mod sfu;

@@ -65,7 +65,7 @@ mod tests {
         assert_ne!(LogTag::room(&room), LogTag::room(&other));
         assert_ne!(
             LogTag::room(&room),
-            LogTag::participant(&ParticipantId::from("quiet-otter-lamp-42"))
+            LogTag::participant(&ParticipantId::new("quiet-otter-lamp-42").expect("valid id"))
         );
     }
 }

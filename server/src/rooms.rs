@@ -18,8 +18,8 @@ use sotto_proto::{ErrorCode, LeaveReason, ParticipantId, Role, RoomName, ServerM
 use crate::log_tag::LogTag;
 use crate::media::{MediaEvent, MediaPlane};
 use crate::metrics::{Metrics, RoomCounts};
-use crate::room::{Close, Input, Output, Room, RoomSettings};
 use crate::signal::outbox::Outbox;
+use sotto_proto::delivery::{Close, Input, Output, Room, RoomSettings};
 
 /// Every live room of the server.
 pub struct Rooms {

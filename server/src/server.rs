@@ -15,9 +15,9 @@ use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::media::{MediaEvent, MediaPlane, MediaStats, NoMedia};
 use crate::metrics::Metrics;
-use crate::room::RoomSettings;
 use crate::rooms::Rooms;
 use crate::signal::Signalling;
+use sotto_proto::delivery::RoomSettings;
 
 /// The media plane as signalling sees it: calls go to `plane`, events come
 /// back on `events`, counters are read from `stats`.

@@ -25,10 +25,10 @@ use tokio::time::{Instant, timeout};
 
 use crate::config::{ServerLimits, Timing};
 use crate::log_tag::LogTag;
-use crate::room::{Close, Input};
 use crate::rooms::{LiveRoom, Rooms};
 use outbox::{Outbox, OutboxReceiver, Outgoing};
 use rate::{FloodMeter, TokenBucket};
+use sotto_proto::delivery::{Close, Input};
 
 /// How long a closing connection waits for the peer's close frame, so
 /// that unread input does not turn the close into a reset.
@@ -76,7 +76,9 @@ impl Drop for OpenGuard {
 pub fn random_participant_id() -> ParticipantId {
     let mut bytes = [0u8; 12];
     rand::fill(&mut bytes);
-    ParticipantId(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    // 16 base64url characters: always a valid id.
+    ParticipantId::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+        .expect("base64url of 12 bytes is a participant id")
 }
 
 /// Serves one upgraded WebSocket until it closes.

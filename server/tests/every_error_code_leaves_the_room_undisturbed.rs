@@ -8,7 +8,9 @@ mod harness;
 use std::time::Duration;
 
 use harness::{Client, TestServer, test_config, two_members};
-use sotto_proto::{ClientMessage, ErrorCode, LeaveReason, PcKind, SdpKind, ServerMessage};
+use sotto_proto::{
+    ClientMessage, ErrorCode, LeaveReason, ParticipantId, PcKind, SdpKind, ServerMessage,
+};
 
 const QUIET: Duration = Duration::from_millis(200);
 
@@ -99,7 +101,7 @@ async fn non_fatal_errors_keep_the_connection_and_disturb_nobody() {
 
     // unknown_participant.
     m.send(&ClientMessage::RefuseKnock {
-        participant: "nobody-at-all-xx".into(),
+        participant: ParticipantId::new("nobody-at-all-xx").expect("valid id"),
     })
     .await;
     m.expect_error(ErrorCode::UnknownParticipant).await;

@@ -167,7 +167,13 @@ async fn no_log_line_carries_secrets_or_payloads_and_names_stay_below_info() {
         b64::encode(DISPLAY_NAME),
         LINK_SECRET.to_owned(),
     ];
-    let names = [ROOM.to_owned(), a_id.0, b_id.0, k_id.0, j_id.0];
+    let names = [
+        ROOM.to_owned(),
+        a_id.to_string(),
+        b_id.to_string(),
+        k_id.to_string(),
+        j_id.to_string(),
+    ];
     for line in text.lines() {
         for secret in &never {
             assert!(!line.contains(secret.as_str()), "secret in log: {line}");

@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { options, launch, check, finish, until, shotsDir } from './lib/harness.mjs';
+import { options, check, finish, until, shotsDir } from './lib/harness.mjs';
+import * as people from './lib/people.mjs';
 
 const opt = options();
 const shots = await shotsDir(opt.shots);
@@ -24,25 +25,9 @@ const room = `test-call-${Date.now() % 100000}`;
 // A link secret as the app makes them: 16 random bytes, base64url.
 const secret = randomBytes(16).toString('base64url');
 
-async function person(name, camera, tone, { withSecret = true, viewport, test = '' } = {}) {
-  const ctx = await launch({ viewport });
-  await ctx.addInitScript(`window.__sottoFakeConfig = ${JSON.stringify({ camera, screen: 'S', tone })};`);
-  await ctx.addInitScript({ path: new URL('./lib/fake-media.js', import.meta.url).pathname });
-  const page = await ctx.newPage();
-  await page.goto(`${opt.base}/${room}?sotto-test${test ? `=${test}` : ''}${withSecret ? `#${secret}` : ''}`);
-  await page.getByLabel(/Your name/).fill(name);
-  return { ctx, page, name };
-}
-
-const join_ = (p) => p.page.locator('#join-button').click();
-const tileShows = (p, participantName, pattern, source = 'camera') =>
-  p.page.evaluate(([n, pat, src]) => {
-    for (const t of document.querySelectorAll(`.tile[data-source="${src}"]`)) {
-      if (!t.querySelector('.name')?.textContent.includes(n)) continue;
-      if (window.__sottoFake.shows(t.querySelector('video'), pat)) return true;
-    }
-    return false;
-  }, [participantName, pattern, source]);
+const person = (name, camera, tone, { withSecret = true, ...rest } = {}) =>
+  people.person(opt.base, room, name, camera, tone, { secret: withSecret ? secret : null, ...rest });
+const { join: join_, tileShows } = people;
 
 const alice = await person('Alice', 'A', 440);
 await join_(alice);
@@ -150,12 +135,12 @@ await check('Alice and Bob see the same safety number; Alice marks Bob verified'
 });
 
 await check('Bob\'s connection drops; he rejoins by himself, is seen again and still verified', async () => {
-  const before = await bob.page.evaluate(() => window.__sottoTest.call.participant);
+  const before = await bob.page.evaluate(() => window.__sotto.participant);
   // A network blip as the page sees it: its signalling socket closes.
-  await bob.page.evaluate(() => window.__sottoTest.call.signalling.ws.close());
+  await bob.page.evaluate(() => window.__sotto.sockets.at(-1).close());
   const after = await until('Bob back under a new participant id', () => bob.page.evaluate((old) => {
-    const p = window.__sottoTest.call.participant;
-    return p && p !== old && window.__sottoTest.call.session?.state() === 'member' && p;
+    const p = window.__sotto.participant;
+    return p && p !== old && p;
   }, before), 30000);
   await until('new Bob on Alice', () => alice.page.evaluate(([id]) => {
     const t = document.querySelector(`.tile[data-source="camera"][data-participant="${CSS.escape(id)}"]`);
@@ -175,14 +160,20 @@ await check('Bob\'s connection drops; he rejoins by himself, is seen again and s
 });
 
 await check('a receiver with decryption disabled shows nothing recognisable', async () => {
-  const carol = await person('Carol', 'A', 500, { test: 'no-decrypt' });
+  // Carol's receivers hand what arrives to the decoder as it is (the
+  // tests' own instrumentation: tests/browser/lib/instrument.js).
+  const carol = await person('Carol', 'A', 500, { passthrough: true });
   await join_(carol);
-  // Frames do reach Carol's receivers (passed through undecrypted)...
+  // Frames do reach Carol's receivers...
   await until('Carol receives Bob\'s camera frames', () => carol.page.evaluate(() => {
     const t = [...document.querySelectorAll('.tile[data-source="camera"]')]
       .find((e) => e.querySelector('.name')?.textContent.includes('Bob'));
-    return t?.dataset.state === 'test_passthrough';
+    return t && window.__sotto.passthrough[`${t.dataset.participant}/camera`] > 10;
   }), 30000);
+  // ...the page never shows them as fine...
+  const shown = await carol.page.evaluate(() => [...document.querySelectorAll('.tile:not(.self)[data-source="camera"] video')]
+    .filter((v) => v.style.visibility !== 'hidden').length);
+  if (shown) throw new Error(`${shown} undecrypted tiles shown as playing`);
   // ...while a receiver that decrypts shows Bob meanwhile...
   await until('Bob still on Alice', () => tileShows(alice, 'Bob', 'B'), 10000);
   // ...and what Carol's decoder gets shows nothing of Bob's picture.

@@ -362,9 +362,9 @@ pub mod forge {
         // Under the server's secret the joiner's tag does not verify: it
         // is a knock, which the server's own member accepts.
         while let Some(e) = group.poll_event() {
-            if matches!(e, Event::Knock { .. }) {
+            if let Event::Knock { fingerprint, .. } = e {
                 group
-                    .accept_knock(&joiner, Instant::ZERO)
+                    .accept_knock(&joiner, &fingerprint, Instant::ZERO)
                     .expect("a waiting knock");
             }
         }

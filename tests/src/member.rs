@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use sotto_client::media::fixtures;
 use sotto_client::media::source::FrameSource;
-use sotto_client::room::{Ended, Event, JoinOptions, KnockPolicy, Room, SentFrame, WireFrame};
+use sotto_client::room::{
+    Ended, Event, JoinOptions, KnockPolicy, MediaEvent, Room, RoomEvent, SentFrame, WireFrame,
+};
 use sotto_crypto::identity::Identity;
 use sotto_crypto::keys::EpochKeys;
 use sotto_crypto::verify::RoomCode;
@@ -178,7 +180,7 @@ impl Member {
     /// Our participant id, once connected.
     pub fn id(&self) -> Option<ParticipantId> {
         self.events().into_iter().find_map(|e| match e {
-            Event::Connected { participant, .. } => Some(participant),
+            Event::Room(RoomEvent::Connected { participant, .. }) => Some(participant),
             _ => None,
         })
     }
@@ -189,7 +191,7 @@ impl Member {
             .into_iter()
             .rev()
             .find_map(|e| match e {
-                Event::Connected { participant, .. } => Some(participant),
+                Event::Room(RoomEvent::Connected { participant, .. }) => Some(participant),
                 _ => None,
             })
             .expect("connected")
@@ -198,7 +200,8 @@ impl Member {
     /// The epoch of the last `Joined`/`EpochChanged`.
     pub fn epoch(&self) -> Option<u64> {
         self.events().into_iter().rev().find_map(|e| match e {
-            Event::Joined { epoch, .. } | Event::EpochChanged { epoch, .. } => Some(epoch),
+            Event::Room(RoomEvent::Joined { epoch, .. })
+            | Event::Room(RoomEvent::EpochChanged { epoch, .. }) => Some(epoch),
             _ => None,
         })
     }
@@ -290,19 +293,35 @@ pub struct Silence {
     pub began: Instant,
 }
 
+/// The fingerprint shown for `who`'s latest knock, if it knocked.
+pub fn knock_fingerprint(
+    events: &[Event],
+    who: &ParticipantId,
+) -> Option<sotto_crypto::verify::Fingerprint> {
+    events.iter().rev().find_map(|e| match e {
+        Event::Room(RoomEvent::Knock {
+            participant,
+            fingerprint,
+        }) if participant == who => Some(fingerprint.clone()),
+        _ => None,
+    })
+}
+
 /// Whether `events` show that their member became one.
 pub fn joined(events: &[Event]) -> bool {
-    events.iter().any(|e| matches!(e, Event::Joined { .. }))
+    events
+        .iter()
+        .any(|e| matches!(e, Event::Room(RoomEvent::Joined { .. })))
 }
 
 /// The epoch and room code of `m`'s last `Joined`/`EpochChanged`: what it
 /// shows its user to compare with the others.
 pub fn room_code(m: &Member) -> Option<(u64, RoomCode)> {
     m.events().into_iter().rev().find_map(|e| match e {
-        Event::Joined {
+        Event::Room(RoomEvent::Joined {
             epoch, room_code, ..
-        }
-        | Event::EpochChanged { epoch, room_code } => Some((epoch, room_code)),
+        })
+        | Event::Room(RoomEvent::EpochChanged { epoch, room_code }) => Some((epoch, room_code)),
         _ => None,
     })
 }
@@ -317,7 +336,7 @@ pub async fn wait_for_all_media(members: &[Member]) {
             crate::PATIENCE,
             |ev| {
                 ev.iter()
-                    .filter(|e| matches!(e, Event::MediaStarted { .. }))
+                    .filter(|e| matches!(e, Event::Media(MediaEvent::Started { .. })))
                     .count()
                     >= want
             },

@@ -88,11 +88,12 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> Server {
+    fn start(args: &[&str]) -> Server {
         let port = free_tcp_port();
         let child = Command::new(server_binary())
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--udp-port", &free_udp_port().to_string()])
+            .args(args)
             .stdout(Stdio::null())
             .spawn()
             .expect("start sotto-server");
@@ -119,6 +120,11 @@ fn screenshots() -> PathBuf {
 }
 
 fn run(script: &str, extra: &[&std::ffi::OsStr]) {
+    run_against(script, &[], extra);
+}
+
+/// Runs `script` against a server started with `server_args`.
+fn run_against(script: &str, server_args: &[&str], extra: &[&std::ffi::OsStr]) {
     let root = workspace();
     let browser = root.join("tests/browser");
     assert!(
@@ -130,7 +136,7 @@ fn run(script: &str, extra: &[&std::ffi::OsStr]) {
         Path::new(&chromium).exists(),
         "{chromium} is missing: run tests/run-all (it installs Debian's chromium)"
     );
-    let server = Server::start();
+    let server = Server::start(server_args);
     let out = Command::new("node")
         .current_dir(&browser)
         .arg(script)
@@ -182,5 +188,18 @@ fn two_browsers_and_a_native_client_see_hear_and_verify_each_other() {
             "--fixtures".as_ref(),
             fixtures.as_os_str(),
         ],
+    );
+}
+
+/// The participant core's rules in the browser (rules.mjs lists them):
+/// missed commits and unmergeable verdicts make the page join again, a
+/// swapped knock KeyPackage is dropped, and fatal refusals end with their
+/// own screen and no reconnecting.
+#[test]
+fn a_browser_follows_the_participant_rules_and_ends_on_fatal_refusals() {
+    run_against(
+        "rules.mjs",
+        &["--max-participants", "3", "--max-rooms", "2"],
+        &[],
     );
 }

@@ -18,12 +18,7 @@ use super::source::{VP8_CLOCK_RATE, is_vp8_keyframe};
 
 /// The file name stem of a participant's source (`<participant>-<source>`).
 pub fn file_stem(participant: &ParticipantId, source: TrackSource) -> String {
-    let source = match source {
-        TrackSource::Mic => "mic",
-        TrackSource::Camera => "camera",
-        TrackSource::Screen => "screen",
-        TrackSource::ScreenAudio => "screen_audio",
-    };
+    let source = source.as_str();
     // Participant ids are base64url (spec §1), safe in a file name; anything
     // else a server might send is replaced.
     let id: String = participant
@@ -183,7 +178,7 @@ mod tests {
     #[test]
     fn a_recording_starts_at_a_keyframe_and_keeps_rtp_time() {
         let dir = tempfile::tempdir().expect("tmp");
-        let p = ParticipantId::from("q2LcdS0Hd1n4Xb8e");
+        let p = ParticipantId::new("q2LcdS0Hd1n4Xb8e").expect("valid id");
         let mut r = TrackRecorder::new(dir.path(), &p, TrackSource::Camera, Codec::Vp8);
         let mut s = FrameSource::vp8_ivf(fixtures::PATTERN_IVF).expect("src");
         for _ in 0..20 {
@@ -217,7 +212,7 @@ mod tests {
     #[test]
     fn opus_recordings_read_back() {
         let dir = tempfile::tempdir().expect("tmp");
-        let p = ParticipantId::from("abc");
+        let p = ParticipantId::new("abc").expect("valid id");
         let mut r = TrackRecorder::new(dir.path(), &p, TrackSource::Mic, Codec::Opus);
         let mut s = FrameSource::opus_ogg(fixtures::TONE_OGG).expect("src");
         let sent: Vec<Vec<u8>> = (0..10).map(|_| s.next_frame().data.clone()).collect();

@@ -10,12 +10,8 @@ import { CallView } from './call.js';
 import { getSetting, setSetting } from './store.js';
 
 const $ = (id) => document.getElementById(id);
-// Test hooks, only with `?sotto-test` in the URL (a banner then says so):
-// `?sotto-test=no-decrypt` makes this page's receivers pass frames to the
-// decoder undecrypted, to show that what arrives is encrypted. Sending is
-// never affected.
-const TEST = new URLSearchParams(location.search).has('sotto-test');
-const TEST_FLAGS = new URLSearchParams(location.search).get('sotto-test') ?? '';
+// No test hook lives in what the server serves: the browser tests
+// instrument the page from outside (tests/browser/lib/).
 
 function show(screen) {
   for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== screen;
@@ -24,7 +20,7 @@ function show(screen) {
 function home() {
   show('home');
   $('new-room').addEventListener('click', () => {
-    location.assign(`/${newRoomName()}${location.search}#${newSecret()}`);
+    location.assign(`/${newRoomName()}#${newSecret()}`);
   });
   $('join-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -34,7 +30,7 @@ function home() {
       return;
     }
     const hash = parsed.secret && isSecret(parsed.secret) ? `#${parsed.secret}` : '';
-    location.assign(`/${parsed.room}${location.search}${hash}`);
+    location.assign(`/${parsed.room}${hash}`);
   });
 }
 
@@ -133,8 +129,10 @@ async function prejoin(room, secret) {
     $('join-button').disabled = true;
     await ready;
     await setSetting('name', name).catch(() => {});
+    await setSetting('keepIdentity', $('keep-identity').checked).catch(() => {});
     enterCall(room, secret, name, devices);
   });
+  $('keep-identity').checked = Boolean(await getSetting('keepIdentity').catch(() => false));
   const saved = await getSetting('name').catch(() => '');
   if (!$('display-name').value) $('display-name').value = saved ?? '';
   const preview = async () => {
@@ -164,20 +162,10 @@ async function prejoin(room, secret) {
 async function enterCall(room, secret, name, devices) {
   show('call');
   const frames = new Frames();
-  if (TEST && TEST_FLAGS.split(',').includes('no-decrypt')) frames.testDecrypt(false);
   const call = new Call({ room, secret, name, frames, tracks: { mic: devices.mic, camera: devices.camera } });
   const view = new CallView(call, frames, { self: { name }, localStream: new MediaStream(devices.camera ? [devices.camera] : []) });
-  if (TEST) {
-    window.__sottoTest = {
-      call,
-      view,
-      frames,
-      /** Receivers attached from now on pass frames through undecrypted. */
-      disableDecryption: () => frames.testDecrypt(false),
-    };
-  }
   controls(call, view, devices);
-  call.addEventListener('ended', (e) => ended(e.detail.reason));
+  call.addEventListener('ended', (e) => ended(e.detail.reason, e.detail.code));
   try {
     await call.start();
   } catch {
@@ -251,8 +239,10 @@ function controls(call, view, devices) {
   $('btn-leave').addEventListener('click', () => call.leave());
 }
 
-function ended(reason) {
+/** The ended screen, named after why: `reason` (and the server's `code`). */
+function ended(reason, code) {
   show('ended');
+  const key = reason === 'server' ? code : reason;
   const texts = {
     left: ['leftTitle', 'leftText'],
     refused: ['refusedTitle', 'refusedText'],
@@ -260,16 +250,20 @@ function ended(reason) {
     removed: ['removedTitle', 'removedText'],
     ghost_room: ['ghostTitle', 'ghostText'],
     bad_link: ['badLinkTitle', 'badLinkText'],
-  }[reason];
+    room_full: ['fullTitle', 'fullText'],
+    too_many_rooms: ['tooManyRoomsTitle', 'tooManyRoomsText'],
+    version_mismatch: ['versionTitle', 'versionText'],
+    bad_room_name: ['badRoomTitle', 'badRoomText'],
+  }[key];
+  document.getElementById('ended').dataset.reason = key ?? 'error';
   $('ended-title').textContent = texts ? t(texts[0]) : t('errorTitle');
-  $('ended-text').textContent = texts ? t(texts[1]) : t('errorText', { what: reason });
+  $('ended-text').textContent = texts ? t(texts[1]) : t('errorText', { what: key ?? reason });
 }
 
 function main() {
   apply();
   $('lang').value = language();
   $('lang').addEventListener('change', (e) => setLanguage(e.target.value));
-  $('test-banner').hidden = !TEST;
   const path = location.pathname.slice(1);
   if (!path) return home();
   const parsed = parseRoomName(path);

@@ -4,6 +4,15 @@
 
 import { t, onLanguage } from './i18n.js';
 import { verifiedPeople, markVerified, unmarkVerified } from './store.js';
+
+/** Digits only: fingerprints are compared and pinned without spaces. */
+const digits = (f) => String(f ?? '').replace(/\D/g, '');
+
+/** A name as a person reads it: lookalikes (case, width, spacing) collapse. */
+const sameName = (a, b) => Boolean(a) && Boolean(b) && norm(a) === norm(b);
+function norm(n) {
+  return String(n).normalize('NFKC').toLowerCase().replace(/[\s\u200b-\u200f]+/g, ' ').trim();
+}
 import { Speakers } from './levels.js';
 
 const $ = (id) => document.getElementById(id);
@@ -41,10 +50,14 @@ export class CallView {
     this.call = call;
     this.frames = frames;
     this.self = self; // {name, fingerprint}
-    this.people = new Map(); // participant -> {name, fingerprint, leaf, admission}
+    // The MLS roster: participant -> {name, fingerprint, leaf, admission,
+    // addedBy, leaving, overdue}. Only the group's own events change it;
+    // the server's word (`departed`) only marks someone as leaving.
+    this.people = new Map();
     this.tiles = new Map(); // `${participant}/${source}` -> {root, video, stateEl, statsId}
     this.audio = new Map();
-    this.verified = {};
+    this.verified = new Map(); // fingerprint digits -> {name}
+    this.knocksShown = new Map(); // participant -> fingerprint shown
     this.unread = 0;
     this.speakers = new Speakers((p) => this.#highlight(p));
     this.#wire(localStream);
@@ -62,28 +75,49 @@ export class CallView {
     c.addEventListener('joined', (e) => {
       this.self.fingerprint = e.detail.fingerprint;
       $('own-fingerprint').textContent = groupDigits(e.detail.fingerprint);
-      $('room-code').textContent = groupDigits(e.detail.roomCode);
+      this.#roomCode(e.detail.roomCode, false);
     });
-    c.addEventListener('epoch', (e) => ($('room-code').textContent = groupDigits(e.detail.roomCode)));
+    c.addEventListener('epoch', (e) => this.#roomCode(e.detail.roomCode, true));
     c.addEventListener('member', (e) => {
       const d = e.detail;
       const p = this.people.get(d.participant) ?? {};
-      this.people.set(d.participant, { ...p, fingerprint: d.fingerprint, leaf: d.leaf, admission: d.admission });
+      this.people.set(d.participant, {
+        ...p, fingerprint: d.fingerprint, leaf: d.leaf, admission: d.admission, addedBy: d.addedBy, leaving: false,
+      });
       this.#renderPeople();
       this.#layout();
     });
-    c.addEventListener('memberleft', (e) => {
-      const id = e.detail.participant;
-      this.people.delete(id);
-      for (const key of [...this.tiles.keys()]) if (key.startsWith(`${id}/`)) this.#removeTile(key);
-      for (const [key, a] of [...this.audio]) {
-        if (!key.startsWith(`${id}/`)) continue;
-        a.remove();
-        this.audio.delete(key);
-      }
-      this.speakers.remove(id);
+    c.addEventListener('memberleft', (e) => this.#forget(e.detail.participant));
+    c.addEventListener('departed', (e) => {
+      const d = e.detail;
+      this.#closeKnock(d.participant);
+      const p = this.people.get(d.participant);
+      if (!p) return;
+      // Gone as the server says: shown as leaving until a commit removes it.
+      p.leaving = true;
       this.#renderPeople();
-      this.#closeKnock(id);
+    });
+    c.addEventListener('overdue', (e) => {
+      const p = this.people.get(e.detail.participant);
+      if (!p) return;
+      p.overdue = true;
+      this.#renderPeople();
+    });
+    c.addEventListener('conflict', (e) => {
+      this.#closeKnock(e.detail.participant);
+      this.conflict = true;
+      this.#renderPeople();
+    });
+    c.addEventListener('rejoining', () => {
+      // A new connection joins a new epoch: the group will list everyone
+      // again, and their tracks come back with the new media connections.
+      for (const id of [...this.people.keys()]) this.#forget(id);
+      for (const id of [...this.knocksShown.keys()]) this.#closeKnock(id);
+    });
+    c.addEventListener('mediastopped', () => {
+      for (const key of [...this.tiles.keys()]) this.#removeTile(key);
+      for (const a of this.audio.values()) a.remove();
+      this.audio.clear();
     });
     c.addEventListener('profile', (e) => {
       const p = this.people.get(e.detail.from) ?? {};
@@ -123,7 +157,8 @@ export class CallView {
     $('side-close').addEventListener('click', () => ($('side').hidden = true));
     $('btn-invite').addEventListener('click', async () => {
       try {
-        await navigator.clipboard.writeText(location.href);
+        // The room and its secret; never a query string.
+        await navigator.clipboard.writeText(`${location.origin}${location.pathname}${location.hash}`);
         this.#flash(t('copied'));
       } catch {}
     });
@@ -233,7 +268,7 @@ export class CallView {
       const s = tracks[tile.statsId];
       const state = s?.state ?? 'waiting';
       tile.root.dataset.state = state;
-      const ok = state === 'ok' || state === 'test_passthrough';
+      const ok = state === 'ok';
       tile.video.style.visibility = ok ? 'visible' : 'hidden';
       tile.stateEl.hidden = ok;
       const text = tile.stateEl.querySelector('span');
@@ -299,61 +334,121 @@ export class CallView {
     }
   }
 
+  /** Drops a member the group removed: its row, tiles, audio, knock. */
+  #forget(id) {
+    this.people.delete(id);
+    for (const key of [...this.tiles.keys()]) if (key.startsWith(`${id}/`)) this.#removeTile(key);
+    for (const [key, a] of [...this.audio]) {
+      if (!key.startsWith(`${id}/`)) continue;
+      a.remove();
+      this.audio.delete(key);
+    }
+    this.speakers.remove(id);
+    this.#renderPeople();
+    this.#closeKnock(id);
+  }
+
+  /** Shows the room code; a change after the first is announced. */
+  #roomCode(code, changed) {
+    $('room-code').textContent = groupDigits(code);
+    if (changed && this.state === 'in_call') this.#flash(t('roomCodeChanged'));
+  }
+
   #knock({ participant, fingerprint }) {
-    if (document.querySelector(`.knock[data-participant="${CSS.escape(participant)}"]`)) return;
+    if (this.knocksShown.has(participant)) return;
+    // Accepting lets in exactly the key whose fingerprint is shown here.
+    this.knocksShown.set(participant, fingerprint);
     const accept = el('button', { class: 'primary', text: t('knockAccept') });
     const refuse = el('button', { class: 'secondary', text: t('knockRefuse') });
+    const pin = this.verified.get(digits(fingerprint));
+    const known = pin
+      ? el('span', { class: 'verified-mark', text: `✔ ${t('knockVerified', { name: pin.name || t('someone') })}` })
+      : el('span', { class: 'hint', text: t('knockNotVerified') });
     const box = el('div', { class: 'knock', 'data-participant': participant },
-      el('span', { text: t('knockTitle') }), el('code', { class: 'fp', text: groupDigits(fingerprint) }), accept, refuse);
+      el('span', { text: t('knockTitle') }), el('code', { class: 'fp', text: groupDigits(fingerprint) }), known, accept, refuse);
     accept.addEventListener('click', () => {
-      this.call.acceptKnock(participant);
-      box.remove();
+      try {
+        this.call.acceptKnock(participant, fingerprint);
+      } catch {
+        // The key changed since it was shown: nothing was accepted.
+        this.conflict = true;
+        this.#renderPeople();
+      }
+      this.#closeKnock(participant);
     });
     refuse.addEventListener('click', () => {
-      this.call.refuseKnock(participant);
-      box.remove();
+      try {
+        this.call.refuseKnock(participant);
+      } catch {}
+      this.#closeKnock(participant);
     });
     $('knocks').append(box);
+    this.#knockSound();
+  }
+
+  /** A short chime for a knock (the page may be in another tab). */
+  #knockSound() {
+    try {
+      this.chime ??= new AudioContext();
+      const o = this.chime.createOscillator();
+      const g = this.chime.createGain();
+      o.frequency.value = 880;
+      g.gain.setValueAtTime(0.08, this.chime.currentTime);
+      g.gain.exponentialRampToValueAtTime(0.0001, this.chime.currentTime + 0.4);
+      o.connect(g).connect(this.chime.destination);
+      o.start();
+      o.stop(this.chime.currentTime + 0.4);
+    } catch {}
   }
 
   #closeKnock(participant) {
+    this.knocksShown.delete(participant);
     document.querySelector(`.knock[data-participant="${CSS.escape(participant)}"]`)?.remove();
   }
 
   /**
-   * What this browser knows of `p`'s key. Verification belongs to the key
-   * (its fingerprint), wherever it shows up and under whatever name; the
-   * name it was verified under is what lets a changed key be noticed:
-   * a verified name with a key never verified raises the warning.
+   * What this browser knows of `p`'s key. Verification is pinned to the
+   * key (its fingerprint), wherever it shows up and under whatever name;
+   * the name it was verified under lets a lookalike be noticed: someone
+   * using a verified person's name (or one that reads the same) with a
+   * key never verified raises the warning.
    */
   #trust(p) {
     if (!p.fingerprint) return { verified: false, changed: false };
-    const names = Object.keys(this.verified).filter((n) => this.verified[n] === p.fingerprint);
-    if (names.length) {
-      return { verified: true, changed: false, as: names.includes(p.name) ? null : names[0], names };
-    }
-    return { verified: false, changed: Boolean(p.name) && this.verified[p.name] !== undefined, names };
+    const pin = this.verified.get(digits(p.fingerprint));
+    if (pin) return { verified: true, changed: false, as: sameName(pin.name, p.name) ? null : pin.name };
+    const lookalike = [...this.verified.values()].some((v) => sameName(v.name, p.name));
+    return { verified: false, changed: lookalike };
   }
 
   #renderPeople() {
     const list = $('people');
     list.replaceChildren();
     const warnings = [];
+    if (this.conflict) warnings.push(t('keyConflict'));
     for (const [id, p] of this.people) {
       const trust = this.#trust(p);
-      const isVerified = trust.verified;
-      const changed = trust.changed;
-      if (changed) warnings.push(t('keyChanged', { name: p.name }));
-      const button = el('button', { class: 'secondary', text: t('showSafety') });
-      button.addEventListener('click', () => this.#safety(id));
-      list.append(el('li', { 'data-participant': id },
+      if (trust.changed) warnings.push(t('keyChanged', { name: p.name }));
+      if (p.overdue) warnings.push(t('removalOverdue', { name: p.name || t('someone') }));
+      const safety = el('button', { class: 'secondary', text: t('showSafety') });
+      safety.addEventListener('click', () => this.#safety(id));
+      const remove = el('button', { class: 'secondary', text: t('removeMember') });
+      remove.addEventListener('click', () => {
+        try {
+          this.call.removeMember(id);
+        } catch {}
+      });
+      const by = p.addedBy ? this.nameOf(p.addedBy) : null;
+      list.append(el('li', { 'data-participant': id, 'data-leaving': String(Boolean(p.leaving)) },
         el('strong', { text: p.name || t('someone') }),
-        isVerified
+        trust.verified
           ? el('span', { class: 'verified-mark', text: ` ✔ ${trust.as ? t('verifiedAs', { name: trust.as }) : t('verified')}` })
-          : '',
-        changed ? el('span', { class: 'changed', text: ` ⚠ ${t('keyChangedShort')}` }) : '',
+          : el('span', { class: 'hint', text: ` ${t('notVerified')}` }),
+        trust.changed ? el('span', { class: 'changed', text: ` ⚠ ${t('keyChangedShort')}` }) : '',
+        p.leaving ? el('span', { class: 'leaving', text: ` ${t('leaving')}` }) : '',
+        p.admission === 'knock' ? el('span', { class: 'hint knocked', text: ` ${by ? t('letInBy', { name: by }) : t('letIn')}` }) : '',
         el('span', { class: 'fp', 'data-fingerprint': p.fingerprint ?? '', text: groupDigits(p.fingerprint ?? '') }),
-        button));
+        safety, remove));
     }
     const w = $('warning');
     w.textContent = warnings.join(' ');
@@ -374,10 +469,8 @@ export class CallView {
     $('safety-verify').textContent = trust.verified ? t('unmarkVerified') : t('markVerified');
     dialog.onclose = async () => {
       if (dialog.returnValue !== 'verify' || !p.fingerprint) return;
-      // Unmarking forgets the key under every name; marking records it
-      // under the name shown now (or, nameless, under the key itself).
-      if (trust.verified) for (const n of trust.names) await unmarkVerified(n);
-      else await markVerified(p.name || `#${p.fingerprint}`, p.fingerprint);
+      if (trust.verified) await unmarkVerified(digits(p.fingerprint));
+      else await markVerified(digits(p.fingerprint), p.name ?? '');
       this.verified = await verifiedPeople();
       this.#renderPeople();
     };

@@ -10,7 +10,6 @@
 //   {type:'stream', dir, id, kind, source, participant?, readable, writable}
 //     (createEncodedStreams browsers; RTCRtpScriptTransform browsers get
 //     the same options through `onrtctransform`)
-//   {type:'test', decrypt:boolean}   (only sent when the page's test hooks are on)
 // Messages to the page: {type:'stats', tracks:{id:{ok, dropped, state}}},
 // {type:'attached', id} once a track's transform is in place.
 // Key material never leaves this Worker and the page's MLS session, and is
@@ -21,7 +20,6 @@ import init, { FrameCrypto } from './pkg/sotto_web.js';
 const ready = init({ module_or_path: '/static/pkg/sotto_web_bg.wasm' });
 let crypto = null;
 const pending = [];
-let decryptFrames = true;
 const stats = new Map();
 
 function statFor(id) {
@@ -65,13 +63,6 @@ function transformFor(opts) {
     : (data) => crypto.decrypt(opts.kind, opts.participant, opts.source, data);
   return new TransformStream({
     transform(frame, controller) {
-      if (!send && (!decryptFrames || opts.testPassthrough)) {
-        // Test hook: hand the ciphertext to the decoder to show that it
-        // shows nothing recognisable.
-        s.state = 'test_passthrough';
-        controller.enqueue(frame);
-        return;
-      }
       if (!crypto) {
         drop(s, 'no_key');
         s.state = 'waiting';
@@ -155,9 +146,6 @@ async function handle(msg) {
       }
       break;
     }
-    case 'test':
-      decryptFrames = msg.decrypt !== false;
-      break;
   }
 }
 

@@ -68,15 +68,6 @@ export class Frames {
     this.worker.postMessage({ type: 'retarget', id, participant, source });
   }
 
-  /**
-   * Test hook: pass received frames through without decrypting, from the
-   * first frame of receivers attached later and for those attached already.
-   */
-  testDecrypt(on) {
-    this.testPassthrough = !on;
-    this.worker.postMessage({ type: 'test', decrypt: on });
-  }
-
   #attach(target, opts) {
     const attached = new Promise((resolve) => this.attached.set(opts.id, resolve));
     if (hasScriptTransform) {
@@ -108,7 +99,6 @@ export class Frames {
   protectReceiver(receiver, kind, source, participant) {
     const id = `r${nextId++}`;
     const opts = { dir: 'recv', id, kind, source, participant };
-    if (this.testPassthrough) opts.testPassthrough = true;
     this.#attach(receiver, opts);
     return id;
   }

@@ -1,13 +1,14 @@
-// The call's driver: signalling messages in, the MLS session (wasm, in
-// this page) in the middle, media and the interface out. It follows the
-// session's drive loop (sotto-crypto `session`): feed each server message
-// to the matching input, tick on timeouts, send every output, hand every
-// event to the interface and the epoch keys to the frame Worker.
+// The call's plumbing around the participant core (sotto-web's
+// Participant, the same Rust core the native client runs): it opens and
+// closes the WebSocket when the core says, hands it every server message
+// and every timer, and carries out what it returns, in order: messages to
+// send, keys for the frame Worker, commands for the peer connections,
+// events for the interface. Every rule (join, knock, commits, missed
+// commits, rejoin, fatal errors) is the core's; nothing here decides.
 
 import * as wasm from './pkg/sotto_web.js';
-import { Signalling, fromBase64 } from './signalling.js';
 import { Media } from './media.js';
-import { loadIdentity, saveIdentity } from './store.js';
+import { loadIdentity, saveIdentity, getSetting } from './store.js';
 
 let ready = null;
 /** Loads the wasm once; resolves to the module's exports. */
@@ -16,9 +17,16 @@ export function loadWasm() {
   return ready;
 }
 
-/** The persistent identity (created and saved on first use). */
+/**
+ * The identity for this call: by default a fresh one, kept only in this
+ * page (the server cannot link this call to another). If the person chose
+ * to keep an identity on this browser, the stored one (made on first use),
+ * so that people who verified it recognise it.
+ */
 export async function identity() {
   await loadWasm();
+  const keep = await getSetting('keepIdentity').catch(() => false);
+  if (!keep) return wasm.generateIdentity();
   let bytes = await loadIdentity();
   if (!bytes) {
     bytes = wasm.generateIdentity();
@@ -33,13 +41,16 @@ export class Call extends EventTarget {
   /**
    * `room`, `secret` (the fragment, or null to knock), `name` (display
    * name, sent only inside MLS), `frames` (the Worker handle), `tracks`
-   * ({mic, camera} MediaStreamTracks or null).
-   * Events (CustomEvent detail): 'state' {state}, 'joined', 'epoch'
-   * {roomCode}, 'member' {participant, leaf, fingerprint, admission},
-   * 'memberleft' {participant}, 'knock' {participant, fingerprint},
-   * 'knockclosed' {participant}, 'chat' {from, text}, 'profile' {from,
-   * name}, 'track' {participant, source, kind, track, statsId},
-   * 'trackended' {participant, source}, 'ended' {reason}.
+   * ({mic, camera, screen} MediaStreamTracks or null).
+   * Events (CustomEvent detail): 'state' {state}, 'joined' {roomCode,
+   * fingerprint}, 'epoch' {roomCode}, 'member' {participant, leaf,
+   * fingerprint, admission, addedBy}, 'memberleft' {participant,
+   * removedBy}, 'departed' {participant, member, reason}, 'overdue'
+   * {participant}, 'knock' {participant, fingerprint}, 'knockclosed'
+   * {participant}, 'conflict' {participant}, 'chat' {from, text}, 'profile'
+   * {from, name}, 'track' {participant, source, kind, track, statsId},
+   * 'trackended' {participant, source}, 'mediastopped', 'ended' {reason,
+   * code}.
    */
   constructor({ room, secret, name, frames, tracks }) {
     super();
@@ -48,13 +59,10 @@ export class Call extends EventTarget {
     this.name = name;
     this.frames = frames;
     this.tracks = tracks;
-    this.session = null;
+    this.p = null;
+    this.ws = null;
     this.media = null;
-    this.participant = null;
     this.timer = null;
-    this.signalling = new Signalling(room);
-    this.signalling.addEventListener('message', (e) => this.#onMessage(e.detail));
-    this.signalling.addEventListener('lost', () => this.#onLost());
   }
 
   #emit(type, detail = {}) {
@@ -63,130 +71,128 @@ export class Call extends EventTarget {
 
   async start() {
     await loadWasm();
-    this.identity = await identity();
+    const id = await identity();
     this.#emit('state', { state: 'connecting' });
-    this.signalling.connect();
-  }
-
-  #send(msg) {
-    this.signalling.send(msg);
-  }
-
-  async #onMessage(msg) {
     try {
-      await this.#handle(msg);
-    } catch {
-      // Peer input that the session refused: it stays consistent and goes on.
+      const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+      this.p = new wasm.Participant(id, this.room, this.secret ?? undefined, this.name, seed, now());
+    } catch (e) {
+      // A link whose secret the core refuses: say so rather than wait.
+      this.#emit('ended', { reason: e?.message === 'bad_secret' ? 'bad_link' : 'error' });
+      return;
     }
     this.#drain();
   }
 
-  async #handle(msg) {
-    const s = this.session;
-    switch (msg.type) {
-      case 'joined':
-        this.participant = msg.participant;
-        this.iceServers = msg.ice_servers;
-        this.session?.free();
-        this.session = null;
-        if (msg.role === 'creator' && !this.secret) {
-          // Only a holder of the link may found the room (mls-profile.md).
-          this.#send({ type: 'leave' });
-          this.#end('no_creator');
-          return;
-        }
-        try {
-          this.session = msg.role === 'creator'
-            ? wasm.Session.create(this.identity, msg.participant, this.room, this.secret, now())
-            : wasm.Session.join(this.identity, msg.participant, this.room, this.secret ?? undefined);
-        } catch (e) {
-          // A link whose secret the session refuses (or a stored identity
-          // that no longer loads): say so rather than wait for ever.
-          this.#send({ type: 'leave' });
-          this.#end(e?.message === 'bad_secret' ? 'bad_link' : 'error');
-          return;
-        }
-        if (msg.role !== 'creator') this.#emit('state', { state: this.secret ? 'joining' : 'knocking' });
-        this.session.setProfile(this.name);
-        break;
-      case 'join_request':
-        s?.handleJoinRequest(msg.participant, fromBase64(msg.key_package), now());
-        break;
-      case 'welcome':
-        s?.handleWelcome(msg.from, fromBase64(msg.welcome), now());
-        break;
-      case 'commit':
-        s?.handleCommit(msg.from, msg.epoch, fromBase64(msg.commit), now());
-        break;
-      case 'commit_accepted':
-        s?.handleCommitAccepted(msg.epoch, now());
-        break;
-      case 'application':
-        s?.handleApplication(msg.from, fromBase64(msg.data));
-        break;
-      case 'left':
-        this.frames?.departed(msg.participant);
-        s?.handleDeparture(msg.participant, now());
-        this.#emit('memberleft', { participant: msg.participant });
-        break;
-      case 'become_creator':
-        if (this.secret) s?.handleBecomeCreator(now());
-        else {
-          this.#send({ type: 'leave' });
-          this.#end('no_creator');
-        }
-        break;
-      case 'refused':
-        this.#end('refused');
-        break;
-      case 'sdp':
-        await this.media?.handleSdp(msg);
-        break;
-      case 'ice':
-        await this.media?.handleIce(msg);
-        break;
-      case 'error':
-        if (msg.code === 'stale_epoch' && typeof msg.current_epoch === 'number') {
-          s?.handleCommitRejected(msg.current_epoch);
-        }
-        break;
-    }
+  /** Our participant id on the current connection, or null. */
+  get participant() {
+    return this.p?.id() ?? null;
   }
 
-  /** Sends every output, dispatches every event, re-arms the timer. */
+  /** Carries out every output of the core, in order; re-arms its timer. */
   #drain() {
-    const s = this.session;
-    if (!s) return;
-    // Outputs are the signalling messages to send, as JSON (sotto-web).
-    for (let o = s.pollOutput(); o; o = s.pollOutput()) this.#send(JSON.parse(o));
-    for (let e = s.pollEvent(); e; e = s.pollEvent()) this.#onEvent(JSON.parse(e));
+    const p = this.p;
+    if (!p) return;
+    for (let o = p.pollOutput(); o; o = p.pollOutput()) this.#do(JSON.parse(o));
     clearTimeout(this.timer);
-    const at = s.pollTimeout();
-    if (at !== undefined) {
+    const at = this.p?.pollTimeout();
+    if (at !== undefined && at !== null) {
       this.timer = setTimeout(() => {
-        try {
-          this.session?.tick(now());
-        } catch {}
+        this.p?.handleTimeout(now());
         this.#drain();
       }, Math.max(0, Number(at) - now()));
     }
   }
 
+  #do(o) {
+    switch (o.do) {
+      case 'connect':
+        this.#connect();
+        break;
+      case 'send':
+        if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(o.text);
+        break;
+      case 'close': {
+        // What was sent before still goes out: close() waits for it.
+        const ws = this.ws;
+        this.ws = null;
+        if (ws) {
+          ws.onclose = ws.onmessage = ws.onopen = null;
+          ws.close();
+        }
+        break;
+      }
+      case 'keys':
+        if (o.kind === 'epoch') this.frames.addEpoch(this.p.takeEpochKeys());
+        else if (o.kind === 'ack') this.frames.acknowledge(o.epoch, o.leaf);
+        else if (o.kind === 'departed') this.frames.departed(o.participant);
+        else if (o.kind === 'reset') this.frames.reset();
+        break;
+      case 'media':
+        this.#media(o);
+        break;
+      case 'event':
+        this.#onEvent(o);
+        break;
+    }
+  }
+
+  #connect() {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.p?.handleConnected(now());
+      this.#drain();
+    };
+    ws.onmessage = (e) => {
+      if (typeof e.data !== 'string') return;
+      this.p?.handleMessage(e.data, now());
+      this.#drain();
+    };
+    ws.onclose = (e) => {
+      this.ws = null;
+      this.p?.handleDisconnected(`the WebSocket closed (${e.code})`, now());
+      this.#drain();
+    };
+  }
+
+  /** A media message of ours (sdp, ice) goes straight to the socket. */
+  #sendMedia(msg) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ v: 1, ...msg }));
+  }
+
+  #media(o) {
+    if (o.kind === 'start') {
+      this.media?.close();
+      this.media = new Media((m) => this.#sendMedia(m), this.frames, o.iceServers);
+      this.media.addEventListener('track', (e) => this.#emit('track', e.detail));
+      this.media.addEventListener('trackended', (e) => this.#emit('trackended', e.detail));
+      for (const source of ['mic', 'camera', 'screen']) {
+        if (this.tracks[source]) this.media.publish(source, this.tracks[source]);
+      }
+      this.#emit('state', { state: 'in_call' });
+    } else if (o.kind === 'signal') {
+      const m = o.message;
+      if (m?.type === 'sdp') this.media?.handleSdp(m);
+      else if (m?.type === 'ice') this.media?.handleIce(m);
+    } else if (o.kind === 'stop') {
+      this.media?.close();
+      this.media = null;
+      this.#emit('mediastopped');
+    }
+  }
+
   #onEvent(e) {
     switch (e.type) {
+      case 'waiting':
+        this.#emit('state', { state: e.knocking ? 'knocking' : 'joining' });
+        break;
       case 'joined':
-        this.#emit('joined', { roomCode: e.roomCode, fingerprint: this.session.fingerprint() });
-        this.#startMedia();
+        this.#emit('joined', { roomCode: e.roomCode, fingerprint: this.p.fingerprint() });
         break;
       case 'epoch_changed':
         this.#emit('epoch', { roomCode: e.roomCode });
-        break;
-      case 'epoch_keys':
-        // Serialised epoch keys, straight from wasm to the Worker's ring.
-        this.frames.addEpoch(this.session.takeEpochKeys());
-        break;
-      case 'key_ack':
-        this.frames.acknowledge(e.epoch, e.leaf);
         break;
       case 'member_added':
         this.#emit('member', e);
@@ -194,11 +200,20 @@ export class Call extends EventTarget {
       case 'member_removed':
         this.#emit('memberleft', e);
         break;
+      case 'departed':
+        this.#emit('departed', e);
+        break;
+      case 'removal_overdue':
+        this.#emit('overdue', e);
+        break;
       case 'knock':
         this.#emit('knock', e);
         break;
       case 'knock_closed':
         this.#emit('knockclosed', e);
+        break;
+      case 'key_package_conflict':
+        this.#emit('conflict', e);
         break;
       case 'chat':
         this.#emit('chat', e);
@@ -206,65 +221,54 @@ export class Call extends EventTarget {
       case 'profile':
         this.#emit('profile', e);
         break;
+      case 'rejoining':
+        // A new participant in a new epoch: everyone is added again.
+        this.#emit('state', { state: 'reconnecting' });
+        this.#emit('rejoining', e);
+        break;
       case 'ended':
-        this.#end(e.reason);
+        clearTimeout(this.timer);
+        this.#emit('ended', { reason: e.reason, code: e.code });
         break;
     }
   }
 
-  #startMedia() {
-    this.media?.close();
-    this.media = new Media((m) => this.#send(m), this.frames, this.iceServers);
-    this.media.addEventListener('track', (e) => this.#emit('track', e.detail));
-    this.media.addEventListener('trackended', (e) => this.#emit('trackended', e.detail));
-    if (this.tracks.mic) this.media.publish('mic', this.tracks.mic);
-    if (this.tracks.camera) this.media.publish('camera', this.tracks.camera);
-    if (this.tracks.screen) this.media.publish('screen', this.tracks.screen);
-    this.#emit('state', { state: 'in_call' });
-  }
-
-  /** A network blip: the server forgot us; rejoin as a new participant (§4.5). */
-  #onLost() {
-    this.media?.close();
-    this.media = null;
-    this.session?.free();
-    this.session = null;
-    // A new group after the rejoin: a new key ring (keys are per group).
-    this.frames.reset();
-    this.#emit('state', { state: 'reconnecting' });
-    this.signalling.reconnectLater();
-  }
-
-  #end(reason) {
-    this.signalling.closed = true;
-    this.media?.close();
-    clearTimeout(this.timer);
-    this.#emit('ended', { reason });
+  #command(f) {
+    try {
+      f(this.p);
+    } catch (e) {
+      this.#drain();
+      throw e;
+    }
+    this.#drain();
   }
 
   sendChat(text) {
-    this.session?.sendChat(text);
-    this.#drain();
+    this.#command((p) => p?.sendChat(text, now()));
   }
 
-  acceptKnock(participant) {
-    this.session?.acceptKnock(participant, now());
-    this.#drain();
+  /** Lets `participant` in, if its key still has the `fingerprint` shown. */
+  acceptKnock(participant, fingerprint) {
+    this.#command((p) => p?.acceptKnock(participant, fingerprint, now()));
   }
 
   refuseKnock(participant) {
-    this.session?.refuseKnock(participant);
-    this.#drain();
+    this.#command((p) => p?.refuseKnock(participant, now()));
+  }
+
+  /** Removes another member from the group. */
+  removeMember(participant) {
+    this.#command((p) => p?.removeMember(participant, now()));
   }
 
   /** The safety number of us and `participant`, grouped, or ''. */
   safetyNumber(participant) {
-    return this.session?.safetyNumber(participant) ?? '';
+    return this.p?.safetyNumber(participant) ?? '';
   }
 
   /** The current room code, grouped, or ''. */
   roomCode() {
-    return this.session?.roomCode() ?? '';
+    return this.p?.roomCode() ?? '';
   }
 
   setTrack(source, track) {
@@ -275,7 +279,6 @@ export class Call extends EventTarget {
   }
 
   leave() {
-    this.signalling.leave();
-    this.#end('left');
+    this.#command((p) => p?.leave());
   }
 }

@@ -11,12 +11,12 @@
 //! of [`failure_code`]; the Worker then drops it.
 
 use sotto_crypto::ParticipantId;
-use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig, MediaSource};
+use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig, TrackSource};
 use sotto_crypto::media::{Codec, MediaError};
 use sotto_crypto::sframe;
 use wasm_bindgen::prelude::*;
 
-use crate::session::instant;
+use crate::instant;
 
 /// Media keys and frame protection for one member, owned by the Worker.
 #[wasm_bindgen]
@@ -35,13 +35,11 @@ fn codec(kind: &str) -> Result<Codec, JsError> {
 
 /// The source for its signalling name (`mic`, `camera`, `screen`,
 /// `screen_audio`).
-pub fn source(name: &str) -> Option<MediaSource> {
-    MediaSource::ALL
-        .into_iter()
-        .find(|s| s.signalling_name() == name)
+pub fn source(name: &str) -> Option<TrackSource> {
+    TrackSource::ALL.into_iter().find(|s| s.as_str() == name)
 }
 
-fn source_js(name: &str) -> Result<MediaSource, JsError> {
+fn source_js(name: &str) -> Result<TrackSource, JsError> {
     source(name).ok_or_else(|| JsError::new("unknown_source"))
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use super::kid::KidLayout;
-use crate::participant::ParticipantId;
+use crate::ParticipantId;
 
 /// The MLS exporter label of RFC 9605 §5.2.
 pub const BASE_KEY_LABEL: &str = "SFrame 1.0 Base Key";

@@ -11,62 +11,10 @@
 //! reads the rest with that epoch's S.
 
 use crate::sframe::KeyId;
+pub use sotto_proto::TrackSource;
 
 /// E of RFC 9605 §5.2: low KID bits that carry the epoch.
 pub const EPOCH_BITS: u32 = 4;
-
-/// The media stream a frame belongs to: the `context` part of the KID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MediaSource {
-    /// Microphone audio (context 0).
-    Microphone,
-    /// Camera video (context 1).
-    Camera,
-    /// Screen-share video (context 2).
-    ScreenVideo,
-    /// Screen-share audio (context 3).
-    ScreenAudio,
-}
-
-impl MediaSource {
-    /// Every source, in context order.
-    pub const ALL: [MediaSource; 4] = [
-        MediaSource::Microphone,
-        MediaSource::Camera,
-        MediaSource::ScreenVideo,
-        MediaSource::ScreenAudio,
-    ];
-
-    /// The KID context value.
-    pub fn context(self) -> u64 {
-        match self {
-            MediaSource::Microphone => 0,
-            MediaSource::Camera => 1,
-            MediaSource::ScreenVideo => 2,
-            MediaSource::ScreenAudio => 3,
-        }
-    }
-
-    /// The source with KID context `context`.
-    pub fn from_context(context: u64) -> Option<MediaSource> {
-        Self::ALL.into_iter().find(|s| s.context() == context)
-    }
-
-    /// The signalling protocol's name for the source (`spec/protocol.md`
-    /// §3, `sdp` tracks): `mic`, `camera`, `screen`, `screen_audio`.
-    pub fn signalling_name(self) -> &'static str {
-        match self {
-            MediaSource::Microphone => "mic",
-            MediaSource::Camera => "camera",
-            MediaSource::ScreenVideo => "screen",
-            MediaSource::ScreenAudio => "screen_audio",
-        }
-    }
-
-    pub(crate) fn slot(self) -> usize {
-        self.context() as usize
-    }
-}
 
 /// Why a KID does not fit an epoch's layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -89,7 +37,7 @@ pub enum KidError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KidParts {
     /// The stream.
-    pub source: MediaSource,
+    pub source: TrackSource,
     /// The sender's MLS leaf index.
     pub leaf: u32,
     /// The epoch, mod 2^E.
@@ -136,7 +84,7 @@ impl KidLayout {
     }
 
     /// The KID for `source` sent by `leaf` in `epoch`.
-    pub fn kid(&self, source: MediaSource, leaf: u32, epoch: u64) -> Result<KeyId, KidError> {
+    pub fn kid(&self, source: TrackSource, leaf: u32, epoch: u64) -> Result<KeyId, KidError> {
         if u64::from(leaf) >> self.leaf_bits != 0 {
             return Err(KidError::LeafTooLarge {
                 leaf,
@@ -154,7 +102,7 @@ impl KidLayout {
         let leaf_mask = (1u64 << self.leaf_bits) - 1;
         let leaf = (kid.0 >> EPOCH_BITS) & leaf_mask;
         let context = kid.0 >> (self.leaf_bits + EPOCH_BITS);
-        let source = MediaSource::from_context(context).ok_or(KidError::BadContext(kid))?;
+        let source = TrackSource::from_context(context).ok_or(KidError::BadContext(kid))?;
         Ok(KidParts {
             source,
             // S <= 32, so the mask keeps it within u32.
@@ -190,25 +138,22 @@ mod tests {
     #[test]
     fn kids_round_trip_and_follow_the_rfc_layout() {
         let l = KidLayout::for_group_size(5); // S = 3
-        let kid = l.kid(MediaSource::ScreenVideo, 4, 0x23).expect("fits");
+        let kid = l.kid(TrackSource::Screen, 4, 0x23).expect("fits");
         assert_eq!(kid.0, 2 << 7 | 4 << 4 | 0x3);
         assert_eq!(
             l.parse(kid),
             Ok(KidParts {
-                source: MediaSource::ScreenVideo,
+                source: TrackSource::Screen,
                 leaf: 4,
                 epoch_bits: 3
             })
         );
-        assert!(l.kid(MediaSource::Camera, 8, 0).is_err());
+        assert!(l.kid(TrackSource::Camera, 8, 0).is_err());
         assert_eq!(
             l.parse(KeyId(4 << 7)),
             Err(KidError::BadContext(KeyId(4 << 7)))
         );
         let one = KidLayout::for_group_size(1);
-        assert_eq!(
-            one.kid(MediaSource::Microphone, 0, 17).expect("fits"),
-            KeyId(1)
-        );
+        assert_eq!(one.kid(TrackSource::Mic, 0, 17).expect("fits"), KeyId(1));
     }
 }

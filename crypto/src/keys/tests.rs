@@ -25,7 +25,7 @@ fn frames_travel_between_rings_and_name_their_sender() {
     a.add_epoch(keys(3, 1, 0, 3), t(0)).expect("add");
     b.add_epoch(keys(3, 1, 2, 3), t(0)).expect("add");
     let wire = a
-        .protect(Codec::Opus, MediaSource::ScreenAudio, OPUS)
+        .protect(Codec::Opus, TrackSource::ScreenAudio, OPUS)
         .expect("protect");
     let got = b.unprotect(Codec::Opus, &wire).expect("unprotect");
     assert_eq!(got.frame, OPUS);
@@ -34,7 +34,7 @@ fn frames_travel_between_rings_and_name_their_sender() {
         FrameOrigin {
             participant: id("p0"),
             leaf: 0,
-            source: MediaSource::ScreenAudio,
+            source: TrackSource::ScreenAudio,
             epoch: 3
         }
     );
@@ -110,7 +110,7 @@ fn old_epochs_decrypt_for_the_retention_time_then_go() {
     tx.add_epoch(keys(1, 1, 0, 2), t(0)).expect("add");
     rx.add_epoch(keys(1, 1, 1, 2), t(0)).expect("add");
     let late = tx
-        .protect(Codec::Opus, MediaSource::Microphone, OPUS)
+        .protect(Codec::Opus, TrackSource::Mic, OPUS)
         .expect("protect");
     rx.add_epoch(keys(2, 2, 1, 2), t(1000)).expect("add");
     rx.switch_sending(2).expect("held");
@@ -119,7 +119,7 @@ fn old_epochs_decrypt_for_the_retention_time_then_go() {
     rx.handle_timeout(t(11_000));
     assert_eq!(rx.epochs().collect::<Vec<_>>(), vec![2]);
     let late2 = tx
-        .protect(Codec::Opus, MediaSource::Microphone, OPUS)
+        .protect(Codec::Opus, TrackSource::Mic, OPUS)
         .expect("protect");
     assert!(rx.unprotect(Codec::Opus, &late2).is_err());
 }
@@ -151,7 +151,7 @@ fn frames_from_unknown_leaves_or_epochs_are_refused() {
     b.add_epoch(EpochKeys::new(5, [1; 16], 0, without_leaf_1), t(0))
         .expect("add");
     let wire = a
-        .protect(Codec::Opus, MediaSource::Microphone, OPUS)
+        .protect(Codec::Opus, TrackSource::Mic, OPUS)
         .expect("protect");
     assert!(b.unprotect(Codec::Opus, &wire).is_err());
     let mut c = KeyRing::new(KeyRingConfig::default());
@@ -163,7 +163,7 @@ fn frames_from_unknown_leaves_or_epochs_are_refused() {
 fn a_ring_without_keys_cannot_send() {
     let mut a = KeyRing::new(KeyRingConfig::default());
     assert_eq!(
-        a.protect(Codec::Opus, MediaSource::Microphone, OPUS),
+        a.protect(Codec::Opus, TrackSource::Mic, OPUS),
         Err(MediaError::Sframe(sframe::Error::NoSendingKey))
     );
 }

@@ -26,6 +26,20 @@ pub const MAX_PAST_EPOCHS: usize = 3;
 /// tree for 100 members is about 35 KB.
 pub const MAX_MLS_MESSAGE_BYTES: usize = 512 * 1024;
 
+/// Largest KeyPackage accepted, in bytes. A sotto KeyPackage is about
+/// 350 bytes; the cap keeps a server from fanning out big ones to every
+/// member (issue: a knock costs members what it costs the knocker).
+pub const MAX_KEY_PACKAGE_BYTES: usize = 4096;
+
+/// How long a KeyPackage this crate makes is valid (openmls adds an hour
+/// before now for clock skew). Short, so that a KeyPackage the server
+/// kept cannot be replayed into a later group of the room for long.
+pub const KEY_PACKAGE_LIFETIME_SECS: u64 = 60 * 60;
+
+/// Longest validity range accepted in a KeyPackage from someone else: ours,
+/// the skew margin, and ten minutes for other clocks.
+pub const MAX_KEY_PACKAGE_RANGE_SECS: u64 = KEY_PACKAGE_LIFETIME_SECS + 60 * 60 + 600;
+
 /// When a session commits, and how often it refreshes its own keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionConfig {

@@ -1,8 +1,10 @@
 //! What a session hands back: messages to send, events for the UI, errors.
 
+use sotto_proto::ClientMessage;
+
+use crate::ParticipantId;
 use crate::app::AppError;
 use crate::keys::EpochKeys;
-use crate::participant::ParticipantId;
 use crate::verify::{Fingerprint, RoomCode};
 
 /// A message for the server (`spec/protocol.md` §3).
@@ -18,6 +20,24 @@ pub enum Output {
     Application(Vec<u8>),
     /// `refuse_knock`: the user refused this knocker.
     RefuseKnock(ParticipantId),
+}
+
+impl Output {
+    /// The signalling message that carries it (spec/protocol.md §3): the
+    /// one place where a session's outputs become wire messages.
+    pub fn into_message(self) -> ClientMessage {
+        match self {
+            Output::KeyPackage(key_package) => ClientMessage::KeyPackage { key_package },
+            Output::Commit(c) => ClientMessage::Commit {
+                epoch: c.epoch,
+                commit: c.commit,
+                welcome: c.welcome,
+                welcome_to: c.welcome_to,
+            },
+            Output::Application(data) => ClientMessage::Application { data },
+            Output::RefuseKnock(participant) => ClientMessage::RefuseKnock { participant },
+        }
+    }
 }
 
 /// A commit to send.
@@ -100,6 +120,8 @@ pub enum Event {
         participant: ParticipantId,
         /// The leaf it had.
         leaf: u32,
+        /// Who committed the removal.
+        removed_by: Option<ParticipantId>,
     },
     /// Someone without a valid admission tag asks to come in.
     Knock {
@@ -107,6 +129,14 @@ pub enum Event {
         participant: ParticipantId,
         /// Its identity's fingerprint, to compare out of band.
         fingerprint: Fingerprint,
+    },
+    /// The server relayed two different KeyPackages for one participant
+    /// whose join or knock was pending: a server trying to swap the key a
+    /// member approves. Both were dropped and the id is refused from now
+    /// on. UIs say so loudly.
+    KeyPackageConflict {
+        /// The participant id the KeyPackages claimed.
+        participant: ParticipantId,
     },
     /// A knocker left, was refused by someone, or was admitted by someone.
     KnockClosed {
@@ -240,6 +270,20 @@ pub enum SessionError {
     /// No knock from this participant is waiting.
     #[error("no knock from {0:?}")]
     UnknownKnock(ParticipantId),
+    /// The knock's KeyPackage is not the one whose fingerprint was shown:
+    /// nothing was accepted.
+    #[error("the knock of {participant:?} no longer has the fingerprint that was shown")]
+    KnockChanged {
+        /// The knocker.
+        participant: ParticipantId,
+    },
+    /// A second, different KeyPackage for a participant whose join or
+    /// knock was pending: both dropped ([`Event::KeyPackageConflict`]).
+    #[error("two different KeyPackages for {0:?}: both dropped")]
+    KeyPackageConflict(ParticipantId),
+    /// The participant is not another member of the group.
+    #[error("{0:?} is not another member of the group")]
+    NotAMember(ParticipantId),
     /// An application message this session refuses to send or accept.
     #[error(transparent)]
     App(#[from] AppError),

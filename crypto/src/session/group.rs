@@ -7,18 +7,20 @@ use super::storage::Provider;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::{
     BasicCredential, Credential, CredentialType, CredentialWithKey, Extension, ExtensionType,
-    Extensions, GroupId, KeyPackage, KeyPackageBundle, LeafNode, MlsGroup, MlsMessageBodyIn,
-    MlsMessageIn, MlsMessageOut, OpenMlsProvider, OpenMlsRand, ProtocolVersion, UnknownExtension,
+    Extensions, GroupId, KeyPackage, KeyPackageBundle, LeafNode, Lifetime, MlsGroup,
+    MlsMessageBodyIn, MlsMessageIn, MlsMessageOut, OpenMlsProvider, OpenMlsRand, ProtocolVersion,
+    UnknownExtension,
 };
 use openmls_basic_credential::SignatureKeyPair;
 
 use super::config::{
-    CIPHERSUITE, MAX_MLS_MESSAGE_BYTES, capabilities, join_config, required_capabilities,
+    CIPHERSUITE, KEY_PACKAGE_LIFETIME_SECS, MAX_KEY_PACKAGE_BYTES, MAX_KEY_PACKAGE_RANGE_SECS,
+    MAX_MLS_MESSAGE_BYTES, capabilities, join_config, required_capabilities,
 };
 use super::event::{Admission, Input, SessionError};
+use crate::ParticipantId;
 use crate::admission::{ADMISSION_TAG_EXTENSION, AdmissionKey, ROOM_BINDING_EXTENSION};
 use crate::keys::{BASE_KEY_BYTES, BASE_KEY_LABEL, EpochKeys};
-use crate::participant::ParticipantId;
 use crate::verify::{Fingerprint, RoomCode};
 
 /// Bytes of the random MLS group id a creator picks.
@@ -86,6 +88,7 @@ pub(crate) fn key_package(
     admission: Option<&AdmissionKey>,
 ) -> Result<(KeyPackageBundle, Vec<u8>), SessionError> {
     let bundle = KeyPackage::builder()
+        .key_package_lifetime(Lifetime::new(KEY_PACKAGE_LIFETIME_SECS))
         .leaf_node_capabilities(capabilities())
         .leaf_node_extensions(leaf_extensions(admission, signer)?)
         .build(CIPHERSUITE, provider, signer, credential)
@@ -174,6 +177,12 @@ pub(crate) fn check_key_package(
         participant: participant.clone(),
         reason,
     };
+    if bytes.len() > MAX_KEY_PACKAGE_BYTES {
+        return Err(SessionError::TooLarge {
+            input: Input::KeyPackage,
+            len: bytes.len(),
+        });
+    }
     let MlsMessageBodyIn::KeyPackage(kp_in) = parse(Input::KeyPackage, bytes)? else {
         return Err(bad("not a KeyPackage".into()));
     };
@@ -182,6 +191,10 @@ pub(crate) fn check_key_package(
         .map_err(|e| bad(e.to_string()))?;
     if kp.ciphersuite() != CIPHERSUITE {
         return Err(bad(format!("ciphersuite {:?}", kp.ciphersuite())));
+    }
+    let life = kp.life_time();
+    if life.not_after().saturating_sub(life.not_before()) > MAX_KEY_PACKAGE_RANGE_SECS {
+        return Err(bad("valid for longer than a sotto KeyPackage".into()));
     }
     let leaf = kp.leaf_node();
     let caps = leaf.capabilities();

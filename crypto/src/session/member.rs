@@ -1,6 +1,8 @@
-//! A session that is a member of the group: processing commits and
-//! application messages, and deciding when to commit (the commit policy of
-//! `spec/mls-profile.md`).
+//! A session that is a member of the group: processing commits, and the
+//! state the other jobs share. Each job has its file: `joins` (join
+//! requests, knocks, departures, removals), `commit` (the commit policy of
+//! `spec/mls-profile.md` §5 and building commits), `apps` (application
+//! messages).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::time::Duration;
@@ -10,15 +12,19 @@ use openmls::prelude::{
     ProcessedMessageContent, ProtocolMessage, Sender, StagedCommit,
 };
 
+use apps::MislabelledApp;
+
 use super::Ctx;
 use super::event::{EndReason, Event, Input, Output, SessionError};
 use super::group::{self, MemberInfo, internal, rejected};
-use crate::app::{AppError, AppMessage, Decoded};
-use crate::participant::ParticipantId;
+use crate::ParticipantId;
+use crate::app::AppMessage;
 use crate::time::Instant;
 use crate::verify::Fingerprint;
 
+mod apps;
 mod commit;
+mod joins;
 
 /// A join waiting to be committed.
 struct PendingJoin {
@@ -40,6 +46,10 @@ pub(crate) struct Member {
     roster: BTreeMap<u32, MemberInfo>,
     joins: BTreeMap<ParticipantId, PendingJoin>,
     leaves: BTreeSet<ParticipantId>,
+    /// Members this member's user asked to remove: it commits those itself.
+    removing: BTreeSet<ParticipantId>,
+    /// Ids the server relayed two different KeyPackages for (see `joins`).
+    conflicted: HashSet<ParticipantId>,
     /// When the oldest uncommitted change arrived (start of the batch).
     pending_since: Option<Instant>,
     knocks: BTreeMap<ParticipantId, KeyPackage>,
@@ -67,17 +77,6 @@ pub(crate) struct Member {
     next_self_update: Instant,
 }
 
-/// How many mislabelled application messages are kept.
-const MISLABELLED_APPS_KEPT: usize = 16;
-
-struct MislabelledApp {
-    bytes: Vec<u8>,
-    leaf: u32,
-    epoch: u64,
-    actual: Result<ParticipantId, String>,
-    content: Vec<u8>,
-}
-
 struct Mislabelled {
     epoch: u64,
     bytes: Vec<u8>,
@@ -99,6 +98,8 @@ impl Member {
             roster,
             joins: BTreeMap::new(),
             leaves: BTreeSet::new(),
+            removing: BTreeSet::new(),
+            conflicted: HashSet::new(),
             pending_since: None,
             knocks: BTreeMap::new(),
             departed: HashSet::new(),
@@ -134,6 +135,13 @@ impl Member {
 
     pub(crate) fn own_leaf(&self) -> u32 {
         self.group.own_leaf_index().u32()
+    }
+
+    fn own_participant(&self) -> ParticipantId {
+        self.roster
+            .get(&self.own_leaf())
+            .map(|m| m.participant.clone())
+            .unwrap_or_else(|| unreachable!("our own leaf is in the roster"))
     }
 
     pub(crate) fn group(&self) -> &MlsGroup {
@@ -193,114 +201,6 @@ impl Member {
             .map_err(internal)?;
         ctx.outputs
             .push_back(Output::Application(group::to_bytes(&out)?));
-        Ok(())
-    }
-
-    pub(crate) fn handle_join_request(
-        &mut self,
-        ctx: &mut Ctx,
-        participant: ParticipantId,
-        bytes: &[u8],
-        now: Instant,
-    ) -> Result<(), SessionError> {
-        let kp = group::check_key_package(&ctx.provider, &participant, bytes)?;
-        let bad = |reason: &str| SessionError::BadKeyPackage {
-            participant: participant.clone(),
-            reason: reason.into(),
-        };
-        if self.member_by_participant(&participant).is_some() {
-            return Err(bad("already a member"));
-        }
-        if self.departed.contains(&participant) {
-            return Err(bad("announced as gone"));
-        }
-        let kp_ref = kp.hash_ref(ctx.provider.crypto()).map_err(internal)?;
-        if self.used_key_packages.contains(kp_ref.as_slice()) {
-            return Err(bad("KeyPackage already used"));
-        }
-        let leaf = kp.leaf_node();
-        let tagged = ctx.admission.as_ref().is_some_and(|k| {
-            group::leaf_tag(leaf)
-                .is_some_and(|tag| k.verify_admission_tag(leaf.signature_key().as_slice(), tag))
-        });
-        if tagged {
-            self.knocks.remove(&participant);
-            self.joins.insert(
-                participant,
-                PendingJoin {
-                    key_package: kp,
-                    knock: false,
-                },
-            );
-            self.pending_since.get_or_insert(now);
-        } else {
-            let fingerprint = Fingerprint::of(leaf.signature_key().as_slice());
-            self.joins.remove(&participant);
-            self.knocks.insert(participant.clone(), kp);
-            ctx.events.push_back(Event::Knock {
-                participant,
-                fingerprint,
-            });
-        }
-        Ok(())
-    }
-
-    pub(crate) fn handle_departure(
-        &mut self,
-        ctx: &mut Ctx,
-        participant: ParticipantId,
-        now: Instant,
-    ) {
-        self.joins.remove(&participant);
-        if self.knocks.remove(&participant).is_some() {
-            ctx.events.push_back(Event::KnockClosed {
-                participant: participant.clone(),
-            });
-        }
-        if self.member_by_participant(&participant).is_some() {
-            self.leaves.insert(participant.clone());
-            self.pending_since.get_or_insert(now);
-        }
-        self.departed.insert(participant);
-    }
-
-    pub(crate) fn accept_knock(
-        &mut self,
-        ctx: &mut Ctx,
-        participant: &ParticipantId,
-        now: Instant,
-    ) -> Result<(), SessionError> {
-        let kp = self
-            .knocks
-            .remove(participant)
-            .ok_or_else(|| SessionError::UnknownKnock(participant.clone()))?;
-        self.joins.insert(
-            participant.clone(),
-            PendingJoin {
-                key_package: kp,
-                knock: true,
-            },
-        );
-        self.pending_since.get_or_insert(now);
-        ctx.events.push_back(Event::KnockClosed {
-            participant: participant.clone(),
-        });
-        Ok(())
-    }
-
-    pub(crate) fn refuse_knock(
-        &mut self,
-        ctx: &mut Ctx,
-        participant: &ParticipantId,
-    ) -> Result<(), SessionError> {
-        self.knocks
-            .remove(participant)
-            .ok_or_else(|| SessionError::UnknownKnock(participant.clone()))?;
-        ctx.outputs
-            .push_back(Output::RefuseKnock(participant.clone()));
-        ctx.events.push_back(Event::KnockClosed {
-            participant: participant.clone(),
-        });
         Ok(())
     }
 
@@ -475,13 +375,16 @@ impl Member {
                         .collect();
                     self.used_key_packages.extend(refs);
                 }
+                let approved = self.approved_keys();
                 self.group
                     .merge_pending_commit(&ctx.provider)
                     .map_err(internal)?;
                 self.in_flight = None;
                 self.schedule_self_update(ctx, now);
                 let me = ctx.participant.clone();
-                self.after_epoch_change(ctx, Some(me), now)
+                self.after_epoch_change(ctx, Some(me), now)?;
+                self.check_approved(ctx, approved, now);
+                Ok(())
             }
         }
     }
@@ -505,82 +408,6 @@ impl Member {
         self.lost_in == Some(self.epoch())
     }
 
-    pub(crate) fn handle_application(
-        &mut self,
-        ctx: &mut Ctx,
-        from: &ParticipantId,
-        bytes: &[u8],
-    ) -> Result<(), SessionError> {
-        let kept = self
-            .mislabelled_apps
-            .iter()
-            .position(|m| m.bytes == bytes)
-            .and_then(|i| self.mislabelled_apps.remove(i));
-        let m = match kept {
-            Some(m) => m,
-            None => {
-                let pm =
-                    Self::private_message(Input::Application, bytes, ContentType::Application)?;
-                let processed = self
-                    .group
-                    .process_message(&ctx.provider, pm)
-                    .map_err(|e| rejected(Input::Application, e))?;
-                let Sender::Member(leaf) = processed.sender() else {
-                    return Err(rejected(Input::Application, "from a non-member"));
-                };
-                let leaf = leaf.u32();
-                let epoch = processed.epoch().as_u64();
-                let actual = group::participant_of(processed.credential());
-                let ProcessedMessageContent::ApplicationMessage(app) = processed.into_content()
-                else {
-                    return Err(rejected(Input::Application, "not an application message"));
-                };
-                MislabelledApp {
-                    bytes: bytes.to_vec(),
-                    leaf,
-                    epoch,
-                    actual,
-                    content: app.into_bytes(),
-                }
-            }
-        };
-        if m.actual.as_ref() != Ok(from) {
-            let err = SessionError::SenderMismatch {
-                claimed: from.clone(),
-                actual: match &m.actual {
-                    Ok(p) => p.as_str().to_owned(),
-                    Err(e) => e.clone(),
-                },
-            };
-            // Opening it used up its ratchet generation: keep it for the
-            // relay under the right name.
-            if self.mislabelled_apps.len() == MISLABELLED_APPS_KEPT {
-                self.mislabelled_apps.pop_front();
-            }
-            self.mislabelled_apps.push_back(m);
-            return Err(err);
-        }
-        let (leaf, msg_epoch) = (m.leaf, m.epoch);
-        let from = from.clone();
-        let event = match AppMessage::decode(&m.content)? {
-            Decoded::Known(AppMessage::Chat { text }) => Event::Chat { from, text },
-            Decoded::Known(AppMessage::Profile { name }) => Event::Profile { from, name },
-            Decoded::Known(AppMessage::Ack { epoch }) => {
-                // An ack is only meaningful in the epoch it acknowledges.
-                if epoch != msg_epoch {
-                    return Err(AppError::Malformed(format!(
-                        "ack for epoch {epoch} sent in epoch {msg_epoch}"
-                    ))
-                    .into());
-                }
-                Event::KeyAck { from, leaf, epoch }
-            }
-            Decoded::Unknown { kind } => Event::UnknownApplication { from, kind },
-        };
-        ctx.events.push_back(event);
-        Ok(())
-    }
-
     /// Diffs the roster, emits the new epoch's events and keys, and keeps
     /// every change the commit did not cover pending.
     fn after_epoch_change(
@@ -599,6 +426,7 @@ impl Member {
                 ctx.events.push_back(Event::MemberRemoved {
                     participant: info.participant.clone(),
                     leaf: *leaf,
+                    removed_by: committer.clone(),
                 });
             }
         }
@@ -637,6 +465,7 @@ impl Member {
             ctx.events.push_back(Event::KnockClosed { participant: p });
         }
         self.leaves.retain(|p| present.contains(p));
+        self.removing.retain(|p| present.contains(p));
         for p in present.iter().filter(|p| self.departed.contains(*p)) {
             self.leaves.insert(p.clone());
         }

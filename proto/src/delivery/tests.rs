@@ -1,7 +1,6 @@
 //! The room's rules (spec §3–§5), one behaviour per test, no I/O, no clock.
 
 use super::*;
-use sotto_proto::{PcKind, SdpKind};
 
 fn settings(max_participants: usize) -> Arc<RoomSettings> {
     Arc::new(RoomSettings {
@@ -19,7 +18,7 @@ fn settings(max_participants: usize) -> Arc<RoomSettings> {
 }
 
 fn pid(name: &str) -> ParticipantId {
-    ParticipantId::from(name)
+    ParticipantId::new(name).expect("valid id")
 }
 
 fn join(room: &mut Room, who: &str) -> Vec<Output> {
@@ -330,7 +329,7 @@ fn a_second_key_package_or_one_from_a_member_is_out_of_order() {
 fn a_second_join_is_already_joined() {
     let mut room = room_with(&[], &["b"]);
     for who in ["a", "b"] {
-        let room_name = sotto_proto::RoomName::parse("abc").expect("valid");
+        let room_name = crate::RoomName::parse("abc").expect("valid");
         let out = send(&mut room, who, ClientMessage::Join { room: room_name });
         assert_eq!(errors_to(&out, who), vec![ErrorCode::AlreadyJoined]);
         assert_eq!(out.len(), 1);

@@ -17,40 +17,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
-use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports,
-};
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MediaEngine,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::{
     CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
-};
 use rtc::shared::error::Error as RtcError;
 use rtc::shared::util::math_rand_alpha_number;
-use sotto_proto::TrackSource;
 
 use crate::media::MediaStats;
-
-/// Payload type of Opus in the server's offers.
-pub(crate) const PT_OPUS: u8 = 111;
-/// Payload type of VP8 in the server's offers.
-pub(crate) const PT_VP8: u8 = 96;
-/// Payload type of VP8's RTX in the server's offers.
-pub(crate) const PT_VP8_RTX: u8 = 97;
-/// RTP clock rate of Opus.
-pub(crate) const OPUS_CLOCK: u32 = 48_000;
-/// RTP clock rate of video.
-pub(crate) const VIDEO_CLOCK: u32 = 90_000;
 
 /// ICE timeouts: a connection with no traffic for 5 s is disconnected, and
 /// for 10 s more failed; the engine then gives it the 10 s of §6 before it
@@ -59,89 +39,6 @@ pub(crate) const VIDEO_CLOCK: u32 = 90_000;
 const ICE_DISCONNECTED: Duration = Duration::from_secs(5);
 const ICE_FAILED: Duration = Duration::from_secs(10);
 const ICE_KEEPALIVE: Duration = Duration::from_secs(2);
-
-/// Whether `source` is carried as audio or video.
-pub(crate) fn kind_of(source: TrackSource) -> RtpCodecKind {
-    match source {
-        TrackSource::Mic | TrackSource::ScreenAudio => RtpCodecKind::Audio,
-        TrackSource::Camera | TrackSource::Screen => RtpCodecKind::Video,
-    }
-}
-
-/// The protocol's name of a source, used as the track id in `a=msid`.
-pub(crate) fn source_name(source: TrackSource) -> &'static str {
-    match source {
-        TrackSource::Mic => "mic",
-        TrackSource::Camera => "camera",
-        TrackSource::Screen => "screen",
-        TrackSource::ScreenAudio => "screen_audio",
-    }
-}
-
-/// The codec the server sends `kind` with.
-pub(crate) fn codec_for(kind: RtpCodecKind) -> RTCRtpCodec {
-    match kind {
-        RtpCodecKind::Video => vp8(),
-        _ => opus(),
-    }
-}
-
-fn opus() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_OPUS.to_owned(),
-        clock_rate: OPUS_CLOCK,
-        channels: 2,
-        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-        rtcp_feedback: vec![],
-    }
-}
-
-fn vp8() -> RTCRtpCodec {
-    let fb = |typ: &str, parameter: &str| RTCPFeedback {
-        typ: typ.to_owned(),
-        parameter: parameter.to_owned(),
-    };
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_VP8.to_owned(),
-        clock_rate: VIDEO_CLOCK,
-        channels: 0,
-        sdp_fmtp_line: String::new(),
-        rtcp_feedback: vec![fb("nack", ""), fb("nack", "pli"), fb("ccm", "fir")],
-    }
-}
-
-/// Opus, VP8 and VP8's RTX: the only codecs the server answers or offers.
-fn media_engine() -> Result<MediaEngine, RtcError> {
-    let mut engine = MediaEngine::default();
-    engine.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: opus(),
-            payload_type: PT_OPUS,
-        },
-        RtpCodecKind::Audio,
-    )?;
-    engine.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: vp8(),
-            payload_type: PT_VP8,
-        },
-        RtpCodecKind::Video,
-    )?;
-    engine.register_codec(
-        RTCRtpCodecParameters {
-            rtp_codec: RTCRtpCodec {
-                mime_type: MIME_TYPE_RTX.to_owned(),
-                clock_rate: VIDEO_CLOCK,
-                channels: 0,
-                sdp_fmtp_line: format!("apt={PT_VP8}"),
-                rtcp_feedback: vec![],
-            },
-            payload_type: PT_VP8_RTX,
-        },
-        RtpCodecKind::Video,
-    )?;
-    Ok(engine)
-}
 
 /// Fresh ICE credentials: a ufrag the demultiplexer can route by, and a
 /// password (RFC 8839 §5.4: at least 4 and 22 characters of ice-char).
@@ -157,9 +54,9 @@ pub(crate) fn build(
     pwd: &str,
     stats: Arc<MediaStats>,
 ) -> Result<RTCPeerConnection, RtcError> {
-    let mut engine = media_engine()?;
+    let mut engine = sotto_peer::media_engine(true)?;
     let registry = Registry::new()
-        .with(Slot::from(14_000), KeyframeRequests::default())
+        .with(Slot::from(14_000), sotto_peer::KeyframeRequests::default())
         // Wire-most: inbound feedback before anything used it, outbound
         // after every generator (NACK generator, our PLIs) made it.
         .with(
@@ -210,58 +107,6 @@ pub(crate) fn build(
     Ok(pc)
 }
 
-/// Marks inbound keyframe requests (PLI, FIR) for delivery to the
-/// application; the rest of the inbound RTCP ends in the chain, where the
-/// report and NACK interceptors have used it.
-#[derive(Default)]
-struct KeyframeRequests {
-    reads: VecDeque<TaggedPacket>,
-    writes: VecDeque<TaggedPacket>,
-}
-
-fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
-    let any = packet.as_any();
-    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-}
-
-impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = RtcError;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtcp(packets) = &msg.message.packet
-            && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
-        {
-            msg.message.add(Attribute::DeliverToApplication);
-        }
-        self.reads.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_read(&mut self) -> Option<Self::Rout> {
-        self.reads.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.writes.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<Self::Wout> {
-        self.writes.pop_front()
-    }
-}
-
-impl Interceptor for KeyframeRequests {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
-}
-
 /// Counts RTCP feedback as it meets the wire, into
 /// [`MediaStats::feedback`]; passes everything through unchanged.
 #[derive(Default)]
@@ -277,7 +122,7 @@ impl FeedbackCounter {
             for p in packets {
                 if p.as_any().is::<TransportLayerNack>() {
                     nacks.fetch_add(1, Ordering::Relaxed);
-                } else if is_keyframe_request(p.as_ref()) {
+                } else if sotto_peer::is_keyframe_request(p.as_ref()) {
                     keyframe_requests.fetch_add(1, Ordering::Relaxed);
                 }
             }

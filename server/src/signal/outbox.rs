@@ -13,7 +13,7 @@ use sotto_proto::{ServerMessage, encode};
 use tokio::sync::{mpsc, watch};
 
 use crate::metrics::Metrics;
-use crate::room::Close;
+use sotto_proto::delivery::Close;
 
 /// What the writer of a connection does next.
 #[derive(Debug)]

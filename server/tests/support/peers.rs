@@ -7,17 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
-};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use sotto_proto::{
     ClientMessage, ParticipantId, PcKind, PublishedTrack, RoomName, SdpKind, ServerMessage,
@@ -39,29 +35,9 @@ pub use sotto_proto::TrackSource as Source;
 /// What a publisher puts in packet `index` of its `source` track: who, what,
 /// which packet, then a pattern, ~160 bytes in all.
 pub fn expected_payload(who: &str, source: TrackSource, index: u32) -> Vec<u8> {
-    let mut p = format!("{who}/{}/{index:08}/", source_tag(source)).into_bytes();
+    let mut p = format!("{who}/{}/{index:08}/", source.as_str()).into_bytes();
     p.extend((0..128u32).map(|i| (i.wrapping_mul(31) ^ index) as u8));
     p
-}
-
-fn source_tag(source: TrackSource) -> &'static str {
-    match source {
-        TrackSource::Mic => "mic",
-        TrackSource::Camera => "camera",
-        TrackSource::Screen => "screen",
-        TrackSource::ScreenAudio => "screen_audio",
-    }
-}
-
-fn source_of(tag: &str) -> Option<TrackSource> {
-    [
-        TrackSource::Mic,
-        TrackSource::Camera,
-        TrackSource::Screen,
-        TrackSource::ScreenAudio,
-    ]
-    .into_iter()
-    .find(|s| source_tag(*s) == tag)
 }
 
 /// A packet a subscriber received.
@@ -84,94 +60,27 @@ impl Received {
     }
 }
 
-/// Marks inbound PLI/FIR for the application, so that a publisher can
-/// count the keyframe requests that reach it.
-#[derive(Default)]
-struct DeliverKeyframeRequests {
-    reads: std::collections::VecDeque<TaggedPacket>,
-    writes: std::collections::VecDeque<TaggedPacket>,
-}
-
-impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for DeliverKeyframeRequests {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if matches!(msg.message.packet, Packet::Rtcp(_)) {
-            msg.message.add(Attribute::DeliverToApplication);
-        }
-        self.reads.push_back(msg);
-        Ok(())
-    }
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.reads.pop_front()
-    }
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.writes.push_back(msg);
-        Ok(())
-    }
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.writes.pop_front()
-    }
-}
-
-impl Interceptor for DeliverKeyframeRequests {
-    fn bind_local_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
-}
-
 fn codec(kind: RtpCodecKind) -> (RTCRtpCodec, u8) {
-    match kind {
-        RtpCodecKind::Video => (
-            RTCRtpCodec {
-                mime_type: MIME_TYPE_VP8.to_owned(),
-                clock_rate: 90_000,
-                ..Default::default()
-            },
-            96,
-        ),
-        _ => (
-            RTCRtpCodec {
-                mime_type: MIME_TYPE_OPUS.to_owned(),
-                clock_rate: 48_000,
-                channels: 2,
-                ..Default::default()
-            },
-            111,
-        ),
-    }
+    let source = match kind {
+        RtpCodecKind::Video => TrackSource::Camera,
+        _ => TrackSource::Mic,
+    };
+    let (codec, payload_type, _) = sotto_peer::codec_for(source);
+    (codec, payload_type)
 }
 
 fn kind_of(source: TrackSource) -> RtpCodecKind {
-    match source {
-        TrackSource::Mic | TrackSource::ScreenAudio => RtpCodecKind::Audio,
-        _ => RtpCodecKind::Video,
-    }
+    sotto_peer::rtp_kind(source.kind())
 }
 
 async fn build_pc(
     runtime: Arc<dyn Runtime>,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Arc<dyn PeerConnection> {
-    let mut engine = MediaEngine::default();
-    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
-        let (rtp_codec, payload_type) = codec(kind);
-        engine
-            .register_codec(
-                RTCRtpCodecParameters {
-                    rtp_codec,
-                    payload_type,
-                },
-                kind,
-            )
-            .unwrap();
-    }
-    let registry = register_default_interceptors(Registry::new(), &mut engine).unwrap();
-    let registry = registry.with(Slot::from(14_000), DeliverKeyframeRequests::default());
+    let mut engine = sotto_peer::media_engine(false).expect("codecs");
+    let registry =
+        register_default_interceptors(Registry::new(), &mut engine).expect("interceptors");
+    let registry = registry.with(Slot::from(14_000), sotto_peer::KeyframeRequests::default());
     let pc = PeerConnectionBuilder::new()
         .with_media_engine(engine)
         .with_interceptor_registry(registry)
@@ -209,7 +118,7 @@ impl PeerConnectionEventHandler for SubHandler {
         let received = self.received.clone();
         self.runtime.spawn(Box::pin(async move {
             let stream = track.stream_id().await;
-            let source = source_of(&track.track_id().await);
+            let source = TrackSource::from_name(&track.track_id().await);
             while let Some(event) = track.poll().await {
                 if let (TrackRemoteEvent::OnRtpPacket(p), Some(source)) = (event, source) {
                     received.lock().unwrap().push(Received {
@@ -267,7 +176,9 @@ impl Client {
     pub async fn send_pli(&self, who: &str, source: TrackSource) {
         let tracks: Vec<_> = self.remote.lock().unwrap().clone();
         for t in tracks {
-            if t.stream_id().await == who && source_of(&t.track_id().await) == Some(source) {
+            if t.stream_id().await == who
+                && TrackSource::from_name(&t.track_id().await) == Some(source)
+            {
                 let media_ssrc = t.ssrcs().await.first().copied().unwrap_or(0);
                 t.write_rtcp(vec![Box::new(PictureLossIndication {
                     sender_ssrc: 0,
@@ -303,8 +214,8 @@ impl Client {
             self.sent_ssrcs.lock().unwrap().push(ssrc);
             let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
                 self.id.as_str().to_owned(),
-                source_tag(source).to_owned(),
-                source_tag(source).to_owned(),
+                source.as_str().to_owned(),
+                source.as_str().to_owned(),
                 kind,
                 vec![RTCRtpEncodingParameters {
                     rtp_coding_parameters: RTCRtpCodingParameters {
@@ -466,7 +377,7 @@ impl Harness {
         )
         .await;
         let client = Arc::new(Client {
-            id: ParticipantId::from(name),
+            id: ParticipantId::new(name).expect("valid id"),
             pub_pc,
             sub_pc,
             pub_connected: connected,

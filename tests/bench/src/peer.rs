@@ -4,23 +4,16 @@
 //! default interceptors, as in a browser; publishers answer PLI/FIR with a
 //! keyframe.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rtc::interceptor::{Attribute, Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
-};
-use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -33,71 +26,13 @@ use webrtc::runtime::Runtime;
 
 use crate::media::{self, Kind, Recorder, Stamp, TrackCounters};
 
-/// Marks inbound RTCP for the application, so that publishers see the
-/// PLI/FIR that reach them (webrtc-rs delivers only what an interceptor
-/// marks; see its `rtcp-processing` example).
-#[derive(Default)]
-struct DeliverRtcp {
-    reads: VecDeque<TaggedPacket>,
-    writes: VecDeque<TaggedPacket>,
-}
-
-impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for DeliverRtcp {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if matches!(msg.message.packet, Packet::Rtcp(_)) {
-            msg.message.add(Attribute::DeliverToApplication);
-        }
-        self.reads.push_back(msg);
-        Ok(())
-    }
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.reads.pop_front()
-    }
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.writes.push_back(msg);
-        Ok(())
-    }
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.writes.pop_front()
-    }
-}
-
-impl Interceptor for DeliverRtcp {
-    fn bind_local_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
-}
-
-/// The RTP codec and payload type of `kind` (spec/protocol.md §6: Opus
-/// 111, VP8 96).
+/// The RTP codec and payload type of `kind` (spec/protocol.md §6, as
+/// every sotto peer has them: `sotto_peer`).
 pub fn codec(kind: Kind) -> (RTCRtpCodec, u8, RtpCodecKind) {
-    match kind {
-        Kind::Video => (
-            RTCRtpCodec {
-                mime_type: MIME_TYPE_VP8.to_owned(),
-                clock_rate: 90_000,
-                ..Default::default()
-            },
-            96,
-            RtpCodecKind::Video,
-        ),
-        Kind::Audio => (
-            RTCRtpCodec {
-                mime_type: MIME_TYPE_OPUS.to_owned(),
-                clock_rate: 48_000,
-                channels: 2,
-                ..Default::default()
-            },
-            111,
-            RtpCodecKind::Audio,
-        ),
-    }
+    sotto_peer::codec_for(match kind {
+        Kind::Audio => sotto_proto::TrackSource::Mic,
+        Kind::Video => sotto_proto::TrackSource::Camera,
+    })
 }
 
 /// Events of one peer connection the harness cares about.
@@ -147,19 +82,9 @@ pub async fn build_pc(
     handler: Arc<dyn PeerConnectionEventHandler>,
     ip: std::net::IpAddr,
 ) -> Result<Arc<dyn PeerConnection>> {
-    let mut engine = MediaEngine::default();
-    for kind in [Kind::Audio, Kind::Video] {
-        let (rtp_codec, payload_type, k) = codec(kind);
-        engine.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec,
-                payload_type,
-            },
-            k,
-        )?;
-    }
+    let mut engine = sotto_peer::media_engine(false)?;
     let registry = register_default_interceptors(Registry::new(), &mut engine)?;
-    let registry = registry.with(Slot::from(14_000), DeliverRtcp::default());
+    let registry = registry.with(Slot::from(14_000), sotto_peer::KeyframeRequests::default());
     let pc = PeerConnectionBuilder::new()
         .with_media_engine(engine)
         .with_interceptor_registry(registry)
@@ -263,10 +188,7 @@ pub fn watch_keyframe_requests(runtime: &Arc<dyn Runtime>, track: &LocalTrack) {
             if let TrackLocalEvent::OnRtcpPacket(packets) = event {
                 let n = packets
                     .iter()
-                    .filter(|p| {
-                        p.as_any().is::<PictureLossIndication>()
-                            || p.as_any().is::<FullIntraRequest>()
-                    })
+                    .filter(|p| sotto_peer::is_keyframe_request(p.as_ref()))
                     .count();
                 if n > 0 {
                     counters.plis.fetch_add(n as u32, Ordering::Relaxed);

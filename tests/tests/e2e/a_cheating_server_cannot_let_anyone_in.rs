@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, RoomEvent};
 use sotto_crypto::admission::RoomSecret;
 use sotto_crypto::verify::Fingerprint;
 use sotto_proto::ParticipantId;
@@ -23,10 +23,10 @@ use sotto_tests::server::{TestServer, new_room};
 fn knocks(ev: &[Event]) -> Vec<(ParticipantId, Fingerprint)> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::Knock {
+            Event::Room(RoomEvent::Knock {
                 participant,
                 fingerprint,
-            } => Some((participant.clone(), fingerprint.clone())),
+            }) => Some((participant.clone(), fingerprint.clone())),
             _ => None,
         })
         .collect()
@@ -34,7 +34,7 @@ fn knocks(ev: &[Event]) -> Vec<(ParticipantId, Fingerprint)> {
 
 fn warnings(ev: &[Event], about: &str) -> usize {
     ev.iter()
-        .filter(|e| matches!(e, Event::Warning { message } if message.starts_with(about)))
+        .filter(|e| matches!(e, Event::Room(RoomEvent::Warning { message }) if message.starts_with(about)))
         .count()
 }
 
@@ -77,7 +77,7 @@ async fn ghost_and_swapped_key_packages_are_only_knocks_and_nobody_is_let_in() {
     let mut bob = Member::join(&link, Spec::silent("bob"));
     bob.wait_for("waiting", PATIENCE, |ev| {
         ev.iter()
-            .any(|e| matches!(e, Event::Waiting { knocking: false }))
+            .any(|e| matches!(e, Event::Room(RoomEvent::Waiting { knocking: false })))
     })
     .await;
     let bob_id = bob.id().expect("connected");
@@ -120,14 +120,19 @@ async fn ghost_and_swapped_key_packages_are_only_knocks_and_nobody_is_let_in() {
         knocks(&events),
         vec![
             (bob_id.clone(), forged),
-            (ParticipantId(GHOST.into()), ghost_fingerprint)
+            (
+                ParticipantId::new(GHOST).expect("valid id"),
+                ghost_fingerprint
+            )
         ],
         "bob shows up with the server's fingerprint, the ghost as a knock, the relay not at all"
     );
     assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e, Event::MemberJoined { .. } | Event::EpochChanged { .. })),
+        !events.iter().any(|e| matches!(
+            e,
+            Event::Room(RoomEvent::MemberAdded { .. })
+                | Event::Room(RoomEvent::EpochChanged { .. })
+        )),
         "nobody was let in: {events:?}"
     );
     assert_eq!(room_code(&alice).map(|c| c.0), Some(0));
@@ -141,7 +146,7 @@ async fn ghost_and_swapped_key_packages_are_only_knocks_and_nobody_is_let_in() {
     alice
         .wait_for("carol", PATIENCE, |ev| {
             ev.iter().any(
-                |e| matches!(e, Event::MemberJoined { participant, .. } if *participant == carol_id),
+                |e| matches!(e, Event::Room(RoomEvent::MemberAdded { participant, .. }) if *participant == carol_id),
             )
         })
         .await;
@@ -219,7 +224,7 @@ async fn forged_welcomes_are_refused_and_the_real_one_still_works() {
     alice.room().chat("still here");
     bob.wait_for("alice's chat", PATIENCE, |ev| {
         ev.iter()
-            .any(|e| matches!(e, Event::Chat { text, .. } if text == "still here"))
+            .any(|e| matches!(e, Event::Room(RoomEvent::Chat { text, .. }) if text == "still here"))
     })
     .await;
     assert_eq!(room_code(&alice).map(|c| c.0), Some(1));

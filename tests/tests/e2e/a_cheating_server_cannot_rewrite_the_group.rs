@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sotto_client::keys::FrameError;
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent, RoomEvent};
 use sotto_proto::{ParticipantId, TrackSource};
 use sotto_tests::PATIENCE;
 use sotto_tests::cheat::forge::GHOST;
@@ -22,14 +22,14 @@ use sotto_tests::server::{TestServer, new_room};
 
 fn warnings(ev: &[Event], about: &str) -> usize {
     ev.iter()
-        .filter(|e| matches!(e, Event::Warning { message } if message.starts_with(about)))
+        .filter(|e| matches!(e, Event::Room(RoomEvent::Warning { message }) if message.starts_with(about)))
         .count()
 }
 
 fn chats(ev: &[Event]) -> Vec<(ParticipantId, String)> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::Chat { from, text } => Some((from.clone(), text.clone())),
+            Event::Room(RoomEvent::Chat { from, text }) => Some((from.clone(), text.clone())),
             _ => None,
         })
         .collect()
@@ -153,7 +153,7 @@ async fn replayed_reordered_and_renamed_commits_and_chat_are_refused() {
     // Display names too: each member's name is attributed to it alone.
     let ids: Vec<_> = members.iter().map(|m| m.id().expect("connected")).collect();
     for e in &bob_events {
-        if let Event::Name { from, name } = e {
+        if let Event::Room(RoomEvent::Name { from, name }) = e {
             let i = ids.iter().position(|id| id == from).expect("a member");
             assert_eq!(&members[i].name, name, "a name under another member's id");
         }
@@ -209,7 +209,8 @@ async fn telling_two_committers_both_won_splits_the_room_visibly() {
     let mut bob = Member::join(&link, Spec::silent("bob"));
     bob.wait_for("joining", PATIENCE, joined).await;
     bob.wait_for("alice's media", PATIENCE, |ev| {
-        ev.iter().any(|e| matches!(e, Event::MediaStarted { .. }))
+        ev.iter()
+            .any(|e| matches!(e, Event::Media(MediaEvent::Started { .. })))
     })
     .await;
     let mut carol = Member::join(&link, Spec::silent("carol"));
@@ -238,7 +239,7 @@ async fn telling_two_committers_both_won_splits_the_room_visibly() {
     let alice_id = alice.id().expect("connected");
     bob.wait_for("alice's frames failing", PATIENCE, |ev| {
         ev.iter().any(|e| {
-            matches!(e, Event::DecryptFailures { participant, source: TrackSource::Camera, error, .. }
+            matches!(e, Event::Media(MediaEvent::DecryptFailures { participant, source: TrackSource::Camera, error, .. })
                 if *participant == alice_id && !matches!(error, FrameError::NoKey))
         })
     })
@@ -281,7 +282,7 @@ async fn a_false_departure_removes_a_present_member_visibly_and_it_can_come_back
     for m in [&alice, &carol] {
         m.wait_for("bob's removal", PATIENCE, |ev| {
             ev.iter().any(
-                |e| matches!(e, Event::MemberRemoved { participant } if *participant == bob_id),
+                |e| matches!(e, Event::Room(RoomEvent::MemberRemoved { participant, .. }) if *participant == bob_id),
             )
         })
         .await;

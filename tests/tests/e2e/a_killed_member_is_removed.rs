@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, RoomEvent};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
 use sotto_tests::frames::{explain_break, recorded, sent_on, unbroken_run_in};
@@ -30,12 +30,12 @@ async fn the_others_see_it_leave_move_on_and_keep_their_media() {
     for m in &members {
         m.wait_for("carol leaving and the next epoch", PATIENCE, |ev| {
             ev.iter().any(
-                |e| matches!(e, Event::Departed { participant, .. } if *participant == carol_id),
+                |e| matches!(e, Event::Room(RoomEvent::Departed { participant, .. }) if *participant == carol_id),
             ) && ev.iter().any(
-                |e| matches!(e, Event::MemberRemoved { participant } if *participant == carol_id),
+                |e| matches!(e, Event::Room(RoomEvent::MemberRemoved { participant, .. }) if *participant == carol_id),
             ) && ev
                 .iter()
-                .any(|e| matches!(e, Event::EpochChanged { epoch: e, .. } if *e > epoch))
+                .any(|e| matches!(e, Event::Room(RoomEvent::EpochChanged { epoch: e, .. }) if *e > epoch))
         })
         .await;
     }

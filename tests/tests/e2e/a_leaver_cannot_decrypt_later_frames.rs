@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sotto_client::room::{Ended, Event, WireFrame};
+use sotto_client::room::{Ended, Event, MediaEvent, RoomEvent, WireFrame};
 use sotto_crypto::Instant;
 use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig};
 use sotto_crypto::media::Codec;
@@ -31,7 +31,7 @@ fn codec(frame: &WireFrame) -> Codec {
 
 fn receiving_both(ev: &[Event]) -> bool {
     ev.iter()
-        .filter(|e| matches!(e, Event::MediaStarted { .. }))
+        .filter(|e| matches!(e, Event::Media(MediaEvent::Started { .. })))
         .count()
         >= 2
 }
@@ -59,7 +59,7 @@ async fn frames_after_the_next_epoch_do_not_open_with_a_leavers_keys() {
     for m in [&alice, &bob] {
         m.wait_for("the epoch after carol left", PATIENCE, |ev| {
             ev.iter()
-                .any(|e| matches!(e, Event::EpochChanged { epoch, .. } if *epoch > carols_epoch))
+                .any(|e| matches!(e, Event::Room(RoomEvent::EpochChanged { epoch, .. }) if *epoch > carols_epoch))
         })
         .await;
     }

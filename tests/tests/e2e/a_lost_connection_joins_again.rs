@@ -2,7 +2,7 @@
 //! new participant (spec §4.5: MLS state is not resumed) and the call
 //! goes on.
 
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent, RoomEvent};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
 use sotto_tests::member::{Member, Spec, joined};
@@ -12,7 +12,7 @@ use sotto_tests::tap::SignallingTap;
 fn connections(ev: &[Event]) -> Vec<sotto_proto::ParticipantId> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::Connected { participant, .. } => Some(participant.clone()),
+            Event::Room(RoomEvent::Connected { participant, .. }) => Some(participant.clone()),
             _ => None,
         })
         .collect()
@@ -42,10 +42,10 @@ async fn both_members_come_back_with_new_ids_and_media_flows_again() {
         ev.iter().any(|e| {
             matches!(
                 e,
-                Event::MediaStarted {
+                Event::Media(MediaEvent::Started {
                     source: TrackSource::Camera,
                     ..
-                }
+                })
             )
         })
     })
@@ -59,7 +59,7 @@ async fn both_members_come_back_with_new_ids_and_media_flows_again() {
             |ev| {
                 let reconnecting = ev
                     .iter()
-                    .position(|e| matches!(e, Event::Reconnecting { .. }));
+                    .position(|e| matches!(e, Event::Room(RoomEvent::Rejoining { .. })));
                 reconnecting.is_some_and(|i| joined(&ev[i..]))
                     && connections(ev).len() == 2
                     && connections(ev)[0] != connections(ev)[1]
@@ -70,7 +70,7 @@ async fn both_members_come_back_with_new_ids_and_media_flows_again() {
     let alice_now = connections(&alice.events())[1].clone();
     bob.wait_for("alice's video from her new id", PATIENCE, |ev| {
         ev.iter().any(|e| {
-            matches!(e, Event::MediaStarted { participant, source: TrackSource::Camera }
+            matches!(e, Event::Media(MediaEvent::Started { participant, source: TrackSource::Camera })
                 if *participant == alice_now)
         })
     })

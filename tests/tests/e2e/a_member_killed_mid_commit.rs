@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent, RoomEvent};
 use sotto_proto::{ParticipantId, TrackSource};
 use sotto_tests::PATIENCE;
 use sotto_tests::frames::{explain_break, recorded, sent_on, unbroken_run_in};
@@ -17,7 +17,7 @@ use sotto_tests::tripwire::{Fuse, Trip, Tripwire, first_tripped};
 
 fn camera_from(ev: &[Event], who: &ParticipantId) -> bool {
     ev.iter().any(|e| {
-        matches!(e, Event::MediaStarted { participant, source: TrackSource::Camera }
+        matches!(e, Event::Media(MediaEvent::Started { participant, source: TrackSource::Camera })
             if participant == who)
     })
 }
@@ -54,7 +54,7 @@ async fn killed_mid_commit(trip: Trip) {
         let states: Vec<_> = members.iter().map(room_code).collect();
         let removed = members[..2].iter().all(|m| {
             m.events().iter().any(
-                |e| matches!(e, Event::MemberRemoved { participant } if *participant == dead_id),
+                |e| matches!(e, Event::Room(RoomEvent::MemberRemoved { participant, .. }) if *participant == dead_id),
             )
         });
         if removed

@@ -4,7 +4,7 @@
 //! for a later epoch than its own and join again as a new participant
 //! (spec §4.5), instead of staying in the room unable to decrypt anything.
 
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent, RoomEvent};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
 use sotto_tests::member::{Member, Spec, joined};
@@ -50,7 +50,7 @@ async fn it_notices_the_gap_and_comes_back_as_someone_new() {
             let ids: Vec<_> = ev
                 .iter()
                 .filter_map(|e| match e {
-                    Event::Connected { participant, .. } => Some(participant),
+                    Event::Room(RoomEvent::Connected { participant, .. }) => Some(participant),
                     _ => None,
                 })
                 .collect();
@@ -58,7 +58,7 @@ async fn it_notices_the_gap_and_comes_back_as_someone_new() {
                 && *ids[0] == bob_first
                 && ev
                     .iter()
-                    .filter(|e| matches!(e, Event::Joined { .. }))
+                    .filter(|e| matches!(e, Event::Room(RoomEvent::Joined { .. })))
                     .count()
                     == 2
         })
@@ -66,7 +66,7 @@ async fn it_notices_the_gap_and_comes_back_as_someone_new() {
     let bob_now = members[1].id_now();
     for m in members.iter().filter(|m| m.name == "alice") {
         m.wait_for("bob's video from his new id", PATIENCE, |ev| {
-            ev.iter().any(|e| matches!(e, Event::MediaStarted { participant, source: TrackSource::Camera } if *participant == bob_now))
+            ev.iter().any(|e| matches!(e, Event::Media(MediaEvent::Started { participant, source: TrackSource::Camera }) if *participant == bob_now))
         })
         .await;
     }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
 use sotto_tests::member::{Member, Spec, joined, wait_for_all_media};
@@ -28,7 +28,7 @@ async fn the_others_open_the_newcomers_frames_in_the_leavers_old_sections() {
     for m in &members {
         m.wait_for("carol's two tracks ending", PATIENCE, |ev| {
             ev.iter()
-                .filter(|e| matches!(e, Event::TrackEnded { participant, .. } if *participant == carol_id))
+                .filter(|e| matches!(e, Event::Media(MediaEvent::Ended { participant, .. }) if *participant == carol_id))
                 .count()
                 == 2
         })
@@ -41,7 +41,7 @@ async fn the_others_open_the_newcomers_frames_in_the_leavers_old_sections() {
         m.wait_for("dave's camera and microphone", PATIENCE, |ev| {
             [TrackSource::Camera, TrackSource::Mic].iter().all(|s| {
                 ev.iter().any(|e| {
-                    matches!(e, Event::MediaStarted { participant, source }
+                    matches!(e, Event::Media(MediaEvent::Started { participant, source })
                         if *participant == dave_id && source == s)
                 })
             })
@@ -54,7 +54,7 @@ async fn the_others_open_the_newcomers_frames_in_the_leavers_old_sections() {
         let failures: Vec<Event> = m
             .events()
             .into_iter()
-            .filter(|e| matches!(e, Event::DecryptFailures { .. }))
+            .filter(|e| matches!(e, Event::Media(MediaEvent::DecryptFailures { .. })))
             .collect();
         assert!(failures.is_empty(), "{}: {failures:?}", m.name);
     }

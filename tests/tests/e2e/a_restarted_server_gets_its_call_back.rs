@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent, RoomEvent};
 use sotto_proto::{ParticipantId, TrackSource};
 use sotto_tests::PATIENCE;
 use sotto_tests::member::{Member, Spec, joined};
@@ -15,7 +15,7 @@ use sotto_tests::server::{TestServer, new_room};
 fn connections(ev: &[Event]) -> Vec<ParticipantId> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::Connected { participant, .. } => Some(participant.clone()),
+            Event::Room(RoomEvent::Connected { participant, .. }) => Some(participant.clone()),
             _ => None,
         })
         .collect()
@@ -25,7 +25,7 @@ fn connections(ev: &[Event]) -> Vec<ParticipantId> {
 fn since_reconnecting(ev: &[Event]) -> &[Event] {
     match ev
         .iter()
-        .rposition(|e| matches!(e, Event::Reconnecting { .. }))
+        .rposition(|e| matches!(e, Event::Room(RoomEvent::Rejoining { .. })))
     {
         Some(i) => &ev[i..],
         None => &[],
@@ -50,10 +50,10 @@ async fn both_rejoin_a_new_group_and_see_and_hear_each_other() {
             ev.iter().any(|e| {
                 matches!(
                     e,
-                    Event::MediaStarted {
+                    Event::Media(MediaEvent::Started {
                         source: TrackSource::Camera,
                         ..
-                    }
+                    })
                 )
             })
         })
@@ -82,9 +82,9 @@ async fn both_rejoin_a_new_group_and_see_and_hear_each_other() {
         let other = &ids[1 - i];
         m.wait_for("the other as a member again, and its video", PATIENCE, |ev| {
             let now = since_reconnecting(ev);
-            now.iter().any(|e| matches!(e, Event::MemberJoined { participant, .. } if participant == other))
-                && now.iter().any(|e| matches!(e, Event::MediaStarted { participant, source: TrackSource::Camera } if participant == other))
-                && now.iter().any(|e| matches!(e, Event::MediaStarted { participant, source: TrackSource::Mic } if participant == other))
+            now.iter().any(|e| matches!(e, Event::Room(RoomEvent::MemberAdded { participant, .. }) if participant == other))
+                && now.iter().any(|e| matches!(e, Event::Media(MediaEvent::Started { participant, source: TrackSource::Camera }) if participant == other))
+                && now.iter().any(|e| matches!(e, Event::Media(MediaEvent::Started { participant, source: TrackSource::Mic }) if participant == other))
         })
         .await;
     }
@@ -102,10 +102,10 @@ async fn both_rejoin_a_new_group_and_see_and_hear_each_other() {
                     .iter()
                     .rev()
                     .find_map(|e| match e {
-                        Event::Joined {
+                        Event::Room(RoomEvent::Joined {
                             epoch, room_code, ..
-                        }
-                        | Event::EpochChanged { epoch, room_code } => {
+                        })
+                        | Event::Room(RoomEvent::EpochChanged { epoch, room_code }) => {
                             Some((*epoch, room_code.to_string()))
                         }
                         _ => None,
@@ -128,7 +128,7 @@ async fn both_rejoin_a_new_group_and_see_and_hear_each_other() {
         let failures: Vec<_> = m
             .events()
             .into_iter()
-            .filter(|e| matches!(e, Event::DecryptFailures { participant, .. } if *participant == ids[1 - i]))
+            .filter(|e| matches!(e, Event::Media(MediaEvent::DecryptFailures { participant, .. }) if *participant == ids[1 - i]))
             .collect();
         assert!(failures.is_empty(), "{}: {failures:?}", m.name);
     }

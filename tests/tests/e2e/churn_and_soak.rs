@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use sotto_client::media::fixtures;
 use sotto_client::media::source::FrameSource;
-use sotto_client::room::{Event, JoinOptions, KnockPolicy, Room};
+use sotto_client::room::{Event, JoinOptions, KnockPolicy, MediaEvent, Room, RoomEvent};
 use sotto_crypto::identity::Identity;
 use sotto_crypto::keys::KeyRingConfig;
 use sotto_proto::{ParticipantId, RoomLink, TrackSource};
@@ -217,11 +217,11 @@ impl Tracker {
     fn on(&mut self, event: Event, now: &Mutex<Now>, figures: &Mutex<Figures>) {
         let mut f = figures.lock().expect("not poisoned");
         match event {
-            Event::Joined {
+            Event::Room(RoomEvent::Joined {
                 epoch,
                 room_code,
                 participant,
-            } => {
+            }) => {
                 f.reached
                     .entry(participant.clone())
                     .or_default()
@@ -243,7 +243,7 @@ impl Tracker {
                 // A new group (or the first): its members follow.
                 n.others.clear();
             }
-            Event::EpochChanged { epoch, room_code } => {
+            Event::Room(RoomEvent::EpochChanged { epoch, room_code }) => {
                 if let Some((me, _)) = &self.me {
                     f.reached
                         .entry(me.clone())
@@ -255,12 +255,12 @@ impl Tracker {
                 *e = (*e).max(epoch);
                 now.lock().expect("not poisoned").state = Some((epoch, room_code.to_string()));
             }
-            Event::DecryptFailures {
+            Event::Media(MediaEvent::DecryptFailures {
                 participant,
                 source,
                 error,
                 ..
-            } => {
+            }) => {
                 let k = kind(&error);
                 *f.failure_kinds.entry(k.clone()).or_default() += 1;
                 let t = Instant::now();
@@ -275,13 +275,13 @@ impl Tracker {
                 e.last = t;
                 e.kind = k;
             }
-            Event::DecryptRecovered {
+            Event::Media(MediaEvent::Recovered {
                 participant,
                 source,
                 after,
                 failing_for,
                 failures,
-            } => {
+            }) => {
                 let k = self.failing.remove(&(participant.clone(), source));
                 let end = Instant::now();
                 let start = end.checked_sub(after).unwrap_or(end);
@@ -348,31 +348,31 @@ impl Tracker {
                     f.until_open_over_bound += 1;
                 }
             }
-            Event::TrackEnded {
+            Event::Media(MediaEvent::Ended {
                 participant,
                 source,
                 ..
-            } => {
+            }) => {
                 if let Some(e) = self.failing.remove(&(participant, source)) {
                     self.unrecovered(&e, &mut f);
                 }
             }
-            Event::MemberJoined { participant, .. } => {
+            Event::Room(RoomEvent::MemberAdded { participant, .. }) => {
                 now.lock().expect("not poisoned").others.insert(participant);
             }
-            Event::MemberRemoved { participant } => {
+            Event::Room(RoomEvent::MemberRemoved { participant, .. }) => {
                 now.lock()
                     .expect("not poisoned")
                     .others
                     .remove(&participant);
             }
-            Event::Reconnecting { .. } => {
+            Event::Room(RoomEvent::Rejoining { .. }) => {
                 f.reconnects += 1;
                 let mut n = now.lock().expect("not poisoned");
                 n.joined = false;
                 n.state = None;
             }
-            Event::Warning { message } => {
+            Event::Room(RoomEvent::Warning { message }) => {
                 f.warnings += 1;
                 if f.some_warnings.len() < 8 && !f.some_warnings.contains(&message) {
                     f.some_warnings.push(message);
@@ -445,7 +445,7 @@ impl Slot {
                 Identity::generate().expect("randomness"),
             );
             options.name = Some(format!("p{}", self.index));
-            options.knocks = KnockPolicy::Accept;
+            options.knocks = KnockPolicy::AcceptAllBotOnly;
             // As real clients do: a member that falls out of step with
             // its group (or loses its connection) joins again.
             options.reconnect = true;

@@ -15,7 +15,7 @@ use serde_json::json;
 use sotto_client::keys::FrameError;
 use sotto_client::media::fixtures;
 use sotto_client::media::source::FrameSource;
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent};
 use sotto_proto::{ParticipantId, TrackSource};
 use sotto_server::sfu::tamper::{RtpPacket, Tamper as MediaTamper};
 use sotto_tests::PATIENCE;
@@ -244,12 +244,12 @@ impl Log {
 fn failures(ev: &[Event], who: &ParticipantId, source: TrackSource) -> Vec<FrameError> {
     ev.iter()
         .filter_map(|e| match e {
-            Event::DecryptFailures {
+            Event::Media(MediaEvent::DecryptFailures {
                 participant,
                 source: s,
                 error,
                 ..
-            } if participant == who && *s == source => Some(error.clone()),
+            }) if participant == who && *s == source => Some(error.clone()),
             _ => None,
         })
         .collect()
@@ -311,7 +311,7 @@ async fn frames_the_sfu_forges_replays_or_moves_are_dropped_and_the_call_goes_on
     let bob_id = bob.id().expect("connected");
     bob.wait_for("alice's audio and video", PATIENCE, |ev| {
         ev.iter()
-            .filter(|e| matches!(e, Event::MediaStarted { .. }))
+            .filter(|e| matches!(e, Event::Media(MediaEvent::Started { .. })))
             .count()
             >= 2
     })
@@ -447,7 +447,7 @@ async fn frames_the_sfu_forges_replays_or_moves_are_dropped_and_the_call_goes_on
         !carol
             .events()
             .iter()
-            .any(|e| matches!(e, Event::MediaStarted { .. })),
+            .any(|e| matches!(e, Event::Media(MediaEvent::Started { .. }))),
         "carol played nothing"
     );
 

@@ -3,16 +3,17 @@
 
 use std::time::Duration;
 
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent, RoomEvent};
 use sotto_crypto::session::Admission;
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
-use sotto_tests::member::{Member, Spec, joined};
+use sotto_tests::member::{Member, Spec, joined, knock_fingerprint};
 use sotto_tests::server::{TestServer, new_room};
 
 fn knock_from(ev: &[Event], who: &sotto_proto::ParticipantId) -> bool {
-    ev.iter()
-        .any(|e| matches!(e, Event::Knock { participant, .. } if participant == who))
+    ev.iter().any(
+        |e| matches!(e, Event::Room(RoomEvent::Knock { participant, .. }) if participant == who),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,7 +26,7 @@ async fn a_knocker_enters_only_when_accepted_and_a_refused_one_never_gets_keys()
     let mut kim = Member::join(&bare, Spec::silent("kim"));
     kim.wait_for("knocking", PATIENCE, |ev| {
         ev.iter()
-            .any(|e| matches!(e, Event::Waiting { knocking: true }))
+            .any(|e| matches!(e, Event::Room(RoomEvent::Waiting { knocking: true })))
     })
     .await;
     let kim_id = kim.id().expect("connected");
@@ -38,16 +39,17 @@ async fn a_knocker_enters_only_when_accepted_and_a_refused_one_never_gets_keys()
     assert!(kim.held_keys().await.is_empty());
     assert!(kim.wire().is_empty(), "kim received media before entering");
 
-    alice.room().accept_knock(kim_id.clone());
+    let shown = knock_fingerprint(&alice.events(), &kim_id).expect("kim's knock was shown");
+    alice.room().accept_knock(kim_id.clone(), shown);
     kim.wait_for("entering and alice's video", PATIENCE, |ev| {
         joined(ev)
             && ev.iter().any(|e| {
                 matches!(
                     e,
-                    Event::MediaStarted {
+                    Event::Media(MediaEvent::Started {
                         source: TrackSource::Camera,
                         ..
-                    }
+                    })
                 )
             })
     })
@@ -56,7 +58,7 @@ async fn a_knocker_enters_only_when_accepted_and_a_refused_one_never_gets_keys()
     alice
         .wait_for("kim as a member let in by knock", PATIENCE, |ev| {
             ev.iter().any(|e| {
-                matches!(e, Event::MemberJoined { participant, admission: Admission::Knock, .. }
+                matches!(e, Event::Room(RoomEvent::MemberAdded { participant, admission: Admission::Knock, .. })
                     if *participant == kim_id)
             })
         })
@@ -65,7 +67,7 @@ async fn a_knocker_enters_only_when_accepted_and_a_refused_one_never_gets_keys()
     let mut rex = Member::join(&bare, Spec::silent("rex"));
     rex.wait_for("knocking", PATIENCE, |ev| {
         ev.iter()
-            .any(|e| matches!(e, Event::Waiting { knocking: true }))
+            .any(|e| matches!(e, Event::Room(RoomEvent::Waiting { knocking: true })))
     })
     .await;
     let rex_id = rex.id().expect("connected");
@@ -78,7 +80,9 @@ async fn a_knocker_enters_only_when_accepted_and_a_refused_one_never_gets_keys()
     assert!(
         !events.iter().any(|e| matches!(
             e,
-            Event::Joined { .. } | Event::EpochChanged { .. } | Event::MediaStarted { .. }
+            Event::Room(RoomEvent::Joined { .. })
+                | Event::Room(RoomEvent::EpochChanged { .. })
+                | Event::Media(MediaEvent::Started { .. })
         )),
         "a refused knocker got in: {events:?}"
     );

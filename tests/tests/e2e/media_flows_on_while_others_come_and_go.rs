@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
 use sotto_tests::member::{Member, Spec, joined, wait_for_all_media};
@@ -42,12 +42,23 @@ async fn established_members_hear_and_see_each_other_through_joins_and_leaves() 
         for m in &members {
             m.wait_for("the visitor's media", PATIENCE, |ev| {
                 ev.iter()
-                    .filter(|e| matches!(e, Event::MediaStarted { participant, .. } if *participant == vid))
+                    .filter(|e| matches!(e, Event::Media(MediaEvent::Started { participant, .. }) if *participant == vid))
                     .count()
                     == 2
             })
             .await;
         }
+        // And the visitor receives every member's two tracks (its own
+        // subscription may come up a little after the others see it).
+        let want = 2 * members.len();
+        visitor
+            .wait_for("every member's media", PATIENCE, |ev| {
+                ev.iter()
+                    .filter(|e| matches!(e, Event::Media(MediaEvent::Started { .. })))
+                    .count()
+                    >= want
+            })
+            .await;
         marks.push((from.elapsed(), format!("{name} leaves")));
         // The visitor's side: from its first frame of each track on.
         let now = Instant::now();
@@ -68,13 +79,13 @@ async fn established_members_hear_and_see_each_other_through_joins_and_leaves() 
             assert!(s.longest <= FREEZE, "{name}: {s:?}");
         }
         for e in visitor.events() {
-            if let Event::DecryptRecovered {
+            if let Event::Media(MediaEvent::Recovered {
                 participant,
                 source,
                 after,
                 failing_for,
                 failures,
-            } = e
+            }) = e
             {
                 eprintln!(
                     "{name} <- {participant} {source:?}: {failures} failed over {} ms, opened after {} ms",
@@ -87,7 +98,7 @@ async fn established_members_hear_and_see_each_other_through_joins_and_leaves() 
         for m in &members {
             m.wait_for("the visitor's tracks ending", PATIENCE, |ev| {
                 ev.iter()
-                    .filter(|e| matches!(e, Event::TrackEnded { participant, .. } if *participant == vid))
+                    .filter(|e| matches!(e, Event::Media(MediaEvent::Ended { participant, .. }) if *participant == vid))
                     .count()
                     == 2
             })

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use sotto_client::media::source::is_vp8_keyframe;
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent, RoomEvent};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
 use sotto_tests::frames::{
@@ -44,12 +44,12 @@ async fn three_members_record_each_other_exactly_and_the_server_sees_no_plaintex
     for m in &members[1..] {
         m.wait_for("the chat line", PATIENCE, |ev| {
             ev.iter()
-                .any(|e| matches!(e, Event::Chat { text, .. } if text == CHAT))
+                .any(|e| matches!(e, Event::Room(RoomEvent::Chat { text, .. }) if text == CHAT))
         })
         .await;
         m.wait_for("the first member's name", PATIENCE, |ev| {
             ev.iter()
-                .any(|e| matches!(e, Event::Name { name, .. } if name == NAMES[0]))
+                .any(|e| matches!(e, Event::Room(RoomEvent::Name { name, .. }) if name == NAMES[0]))
         })
         .await;
     }
@@ -88,7 +88,7 @@ async fn three_members_record_each_other_exactly_and_the_server_sees_no_plaintex
                     receiver
                         .events()
                         .iter()
-                        .filter(|e| matches!(e, Event::DecryptFailures { .. }))
+                        .filter(|e| matches!(e, Event::Media(MediaEvent::DecryptFailures { .. })))
                         .collect::<Vec<_>>()
                 );
                 if source == TrackSource::Camera {

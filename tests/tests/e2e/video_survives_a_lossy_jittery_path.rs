@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sotto_client::media::source::is_vp8_keyframe;
-use sotto_client::room::{Ended, Event};
+use sotto_client::room::{Ended, Event, MediaEvent};
 use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
 use sotto_tests::dice::Dice;
@@ -58,10 +58,10 @@ async fn alice_sends_and_bob_sees(link: &sotto_proto::RoomLink) -> (Member, Memb
         ev.iter().any(|e| {
             matches!(
                 e,
-                Event::MediaStarted {
+                Event::Media(MediaEvent::Started {
                     source: TrackSource::Camera,
                     ..
-                }
+                })
             )
         })
     })
@@ -148,7 +148,7 @@ async fn video_keeps_playing_repaired_by_nack_and_pli() {
     let failures = bob
         .events()
         .iter()
-        .filter(|e| matches!(e, Event::DecryptFailures { .. }))
+        .filter(|e| matches!(e, Event::Media(MediaEvent::DecryptFailures { .. })))
         .count();
     let (nack_in, nack_out) = (
         feedback(&before_outage, "nack", "received"),

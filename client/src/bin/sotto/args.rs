@@ -40,9 +40,11 @@ pub enum Command {
     /// With the link's #secret we are let in at once; without it we knock
     /// and wait for a member to accept. Prints the room code (the same for
     /// every member: compare it out loud) and each member's fingerprint.
-    /// Knocks from others are answered with --accept-knocks,
-    /// --refuse-knocks, or on stdin: `y`/`n` (the oldest knock), `accept
-    /// ID`, `refuse ID`. Stdin also takes `chat TEXT` and `leave`.
+    /// Knocks from others are answered on stdin after comparing the
+    /// fingerprint: `y`/`n` (the oldest knock), `accept ID`, `refuse ID`
+    /// (or by --refuse-knocks; bots only: --bot-accepts-every-knock).
+    /// Stdin also takes `remove ID` (remove a member from the group),
+    /// `chat TEXT` and `leave`.
     #[command(after_help = EXIT_CODES)]
     Join(JoinArgs),
     /// Print a link to a fresh room: a random readable name and a new secret.
@@ -98,9 +100,12 @@ pub struct JoinArgs {
     /// Use (or create) this persistent identity instead of a throwaway one.
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
-    /// Let every knocker in without asking.
+    /// For bots only: let every knocker in without anyone seeing its
+    /// fingerprint. WARNING: whoever the server sends in then gets in, so
+    /// the server itself could join the call. A person answers knocks on
+    /// stdin after comparing the fingerprint.
     #[arg(long, conflicts_with = "refuse_knocks")]
-    pub accept_knocks: bool,
+    pub bot_accepts_every_knock: bool,
     /// Refuse every knocker without asking.
     #[arg(long)]
     pub refuse_knocks: bool,

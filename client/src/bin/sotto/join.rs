@@ -10,13 +10,14 @@ use base64::Engine;
 use serde_json::json;
 use sotto_client::media::fixtures;
 use sotto_client::media::source::FrameSource;
-use sotto_client::room::{Ended, Event, JoinOptions, KnockPolicy, Room};
+use sotto_client::room::{Ended, Event, JoinOptions, KnockPolicy, MediaEvent, Room, RoomEvent};
 use sotto_crypto::identity::Identity;
+use sotto_crypto::verify::Fingerprint;
 use sotto_proto::{ParticipantId, RoomLink, TrackSource};
 use tokio::io::AsyncBufReadExt;
 
 use crate::args::JoinArgs;
-use crate::output::{ended_json, event_json, event_text, source_name};
+use crate::output::{ended_json, event_json, event_text};
 use crate::{Exit, identity_file};
 
 fn load_media(
@@ -73,23 +74,23 @@ struct Tally {
 impl Tally {
     fn note(&mut self, ev: &Event) {
         match ev {
-            Event::TrackEnded {
+            Event::Media(MediaEvent::Ended {
                 participant,
                 source,
                 frames,
                 ..
-            } => {
+            }) => {
                 *self
                     .frames
                     .entry((participant.clone(), *source))
                     .or_default() += frames;
             }
-            Event::DecryptFailures {
+            Event::Media(MediaEvent::DecryptFailures {
                 participant,
                 source,
                 total,
                 ..
-            } => {
+            }) => {
                 let f = self
                     .failures
                     .entry((participant.clone(), *source))
@@ -112,7 +113,7 @@ impl Tally {
         let tracks: Vec<_> = keys
             .iter()
             .map(|k| {
-                json!({"participant": k.0, "source": source_name(k.1),
+                json!({"participant": k.0, "source": k.1.as_str(),
                        "frames": self.frames.get(k).copied().unwrap_or(0),
                        "decrypt_failures": self.failures.get(k).copied().unwrap_or(0)})
             })
@@ -123,7 +124,7 @@ impl Tally {
                 format!(
                     "  {} {}: {} frames, {} not decrypted",
                     k.0,
-                    source_name(k.1),
+                    k.1.as_str(),
                     self.frames.get(k).copied().unwrap_or(0),
                     self.failures.get(k).copied().unwrap_or(0)
                 )
@@ -146,24 +147,30 @@ enum Input {
     No,
     Accept(ParticipantId),
     Refuse(ParticipantId),
+    Remove(ParticipantId),
     Chat(String),
     Leave,
 }
 
-fn parse_input(line: &str) -> Option<Input> {
+/// One line typed on stdin; `Err` says what is wrong with it.
+fn parse_input(line: &str) -> Result<Input, String> {
     let line = line.trim();
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     let rest = rest.trim();
-    Some(match word {
+    let id = || ParticipantId::new(rest).map_err(|_| format!("{:?} is not a participant id", rest));
+    Ok(match word {
         "y" | "yes" => Input::Yes,
         "n" | "no" => Input::No,
-        "accept" if !rest.is_empty() => Input::Accept(ParticipantId::from(rest)),
-        "refuse" if !rest.is_empty() => Input::Refuse(ParticipantId::from(rest)),
+        "accept" if !rest.is_empty() => Input::Accept(id()?),
+        "refuse" if !rest.is_empty() => Input::Refuse(id()?),
+        "remove" if !rest.is_empty() => Input::Remove(id()?),
         "accept" => Input::Yes,
         "refuse" => Input::No,
         "chat" if !rest.is_empty() => Input::Chat(rest.to_owned()),
         "leave" | "quit" => Input::Leave,
-        _ => return None,
+        _ => {
+            return Err("commands: y, n, accept ID, refuse ID, remove ID, chat TEXT, leave".into());
+        }
     })
 }
 
@@ -205,8 +212,8 @@ pub async fn run(args: JoinArgs) -> Result<(), Exit> {
             .map_err(|e| Exit::usage(format!("cannot create {}: {e}", dir.display())))?;
         options.record_dir = Some(dir.clone());
     }
-    options.knocks = if args.accept_knocks {
-        KnockPolicy::Accept
+    options.knocks = if args.bot_accepts_every_knock {
+        KnockPolicy::AcceptAllBotOnly
     } else if args.refuse_knocks {
         KnockPolicy::Refuse
     } else {
@@ -218,7 +225,9 @@ pub async fn run(args: JoinArgs) -> Result<(), Exit> {
         Room::join(options).map_err(|e| Exit::usage(format!("bad link: {e}")))?;
     let printer = Printer { json: args.json };
     let mut tally = Tally::default();
-    let mut knocks: VecDeque<ParticipantId> = VecDeque::new();
+    // Knocks waiting for an answer, with the fingerprint printed for each:
+    // an answer accepts exactly what was shown.
+    let mut knocks: VecDeque<(ParticipantId, Fingerprint)> = VecDeque::new();
     let mut chats_sent = false;
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
@@ -236,7 +245,7 @@ pub async fn run(args: JoinArgs) -> Result<(), Exit> {
     let interrupt = shutdown_signal();
     tokio::pin!(interrupt);
 
-    let ask_knocks = !args.accept_knocks && !args.refuse_knocks;
+    let ask_knocks = !args.bot_accepts_every_knock && !args.refuse_knocks;
     let ended = loop {
         tokio::select! {
             ev = events.recv() => {
@@ -246,35 +255,52 @@ pub async fn run(args: JoinArgs) -> Result<(), Exit> {
                 tally.note(&ev);
                 printer.event(&ev);
                 match &ev {
-                    Event::Joined { .. } if !chats_sent => {
+                    Event::Room(RoomEvent::Joined { .. }) if !chats_sent => {
                         chats_sent = true;
                         for line in &args.chat {
                             room.chat(line.clone());
                         }
                     }
-                    Event::Knock { participant, .. } if ask_knocks => {
-                        knocks.push_back(participant.clone());
-                        eprintln!("let {participant} in? [y/n] (or `accept ID` / `refuse ID`)");
+                    Event::Room(RoomEvent::Knock { participant, fingerprint }) if ask_knocks => {
+                        knocks.push_back((participant.clone(), fingerprint.clone()));
+                        eprintln!(
+                            "let {participant} in? Compare its fingerprint with them first. \
+                             [y/n] (or `accept ID` / `refuse ID`)"
+                        );
                     }
-                    Event::KnockClosed { participant } => knocks.retain(|k| k != participant),
+                    Event::Room(
+                        RoomEvent::KnockClosed { participant }
+                        | RoomEvent::KeyPackageConflict { participant },
+                    ) => knocks.retain(|(k, _)| k != participant),
                     _ => {}
                 }
             }
             line = stdin.next_line(), if stdin_open => match line {
                 Ok(Some(line)) => match parse_input(&line) {
-                    Some(Input::Yes) => match knocks.pop_front() {
-                        Some(k) => room.accept_knock(k),
+                    Ok(Input::Yes) => match knocks.pop_front() {
+                        Some((k, shown)) => room.accept_knock(k, shown),
                         None => eprintln!("no knock is waiting"),
                     },
-                    Some(Input::No) => match knocks.pop_front() {
-                        Some(k) => room.refuse_knock(k),
+                    Ok(Input::No) => match knocks.pop_front() {
+                        Some((k, _)) => room.refuse_knock(k),
                         None => eprintln!("no knock is waiting"),
                     },
-                    Some(Input::Accept(p)) => room.accept_knock(p),
-                    Some(Input::Refuse(p)) => room.refuse_knock(p),
-                    Some(Input::Chat(text)) => room.chat(text),
-                    Some(Input::Leave) => break None,
-                    None => eprintln!("commands: y, n, accept ID, refuse ID, chat TEXT, leave"),
+                    Ok(Input::Accept(p)) => match knocks.iter().position(|(k, _)| *k == p) {
+                        Some(i) => {
+                            if let Some((k, shown)) = knocks.remove(i) {
+                                room.accept_knock(k, shown);
+                            }
+                        }
+                        None => eprintln!("no knock from {p} is waiting"),
+                    },
+                    Ok(Input::Refuse(p)) => {
+                        knocks.retain(|(k, _)| *k != p);
+                        room.refuse_knock(p);
+                    }
+                    Ok(Input::Remove(p)) => room.remove(p),
+                    Ok(Input::Chat(text)) => room.chat(text),
+                    Ok(Input::Leave) => break None,
+                    Err(help) => eprintln!("{help}"),
                 },
                 // No terminal (or it closed): keep running until the end.
                 Ok(None) | Err(_) => stdin_open = false,

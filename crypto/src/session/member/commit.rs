@@ -7,7 +7,7 @@ use super::super::Ctx;
 use super::super::event::{Admission, CommitOut, Output, SessionError};
 use super::super::group::{self, MemberInfo, internal};
 use super::{InFlight, Member, PendingJoin};
-use crate::participant::ParticipantId;
+use crate::ParticipantId;
 use crate::time::Instant;
 
 impl Member {
@@ -72,7 +72,15 @@ impl Member {
         }
         let rank = self.rank();
         let c = &ctx.config;
-        if rank == 0 || joins.iter().any(|(_, j)| j.knock) {
+        // Knocks it accepted and removals it was asked for are this
+        // member's own decisions: it commits them itself, at once.
+        let own_decision = joins.iter().any(|(_, j)| j.knock)
+            || self.committable_leaves().iter().any(|l| {
+                self.roster
+                    .get(l)
+                    .is_some_and(|m| self.removing.contains(&m.participant))
+            });
+        if rank == 0 || own_decision {
             Some(since + c.batch_window)
         } else {
             let step = c.fallback_step.saturating_mul(rank.min(1000));

@@ -19,7 +19,9 @@ fn random_walks_keep_the_room_consistent() {
         let mut ids: Vec<String> = Vec::new();
         let mut fresh = 0;
         for _step in 0..60 {
-            let pick = |ids: &Vec<String>, i: usize| ids.get(i).cloned().unwrap_or_default();
+            let pick = |ids: &Vec<String>, i: usize| {
+                ids.get(i).cloned().unwrap_or_else(|| "nobody".into())
+            };
             let epoch_before = room.epoch();
             let input = match next(7) {
                 0 | 1 => {

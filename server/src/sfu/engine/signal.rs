@@ -23,7 +23,9 @@ use tracing::{debug, trace};
 use super::{Engine, MemberId, PcRef, Peer, PubTrack, SubState, SubTrack, TrackId, error};
 use crate::sfu::keyframe::KeyframeLimiter;
 use crate::sfu::negotiation::{Next, check_direction};
-use crate::sfu::peer::{self, PT_OPUS, PT_VP8, codec_for, kind_of, source_name};
+use sotto_proto::MediaKind;
+
+use crate::sfu::peer;
 use crate::sfu::rewrite::SeqRewriter;
 
 /// Why a `pub` offer's `tracks` list was refused.
@@ -240,11 +242,8 @@ impl Engine {
         let Some(m) = self.members.get_mut(&id) else {
             return;
         };
-        let kind = kind_of(source);
-        let (clock, payload_type) = match kind {
-            RtpCodecKind::Video => (peer::VIDEO_CLOCK, PT_VP8),
-            _ => (peer::OPUS_CLOCK, PT_OPUS),
-        };
+        let (codec, payload_type, kind) = sotto_peer::codec_for(source);
+        let clock = codec.clock_rate;
         let used: HashSet<u32> = m
             .subscribed
             .values()
@@ -383,13 +382,13 @@ impl Engine {
             coding.rtx = st.rtx_ssrc.map(|ssrc| RTCRtpRtxParameters { ssrc });
             let track = MediaStreamTrack::new(
                 st.publisher.as_str().to_owned(),
-                source_name(st.source).to_owned(),
-                source_name(st.source).to_owned(),
+                st.source.as_str().to_owned(),
+                st.source.as_str().to_owned(),
                 st.kind,
                 vec![RTCRtpEncodingParameters {
                     rtp_coding_parameters: coding,
                     active: true,
-                    codec: codec_for(st.kind),
+                    codec: sotto_peer::codec_for(st.source).0,
                     ..Default::default()
                 }],
             );
@@ -525,9 +524,9 @@ fn check_tracks(
             .iter()
             .find(|md| md.attribute("mid") == Some(Some(t.mid.as_str())))
             .ok_or_else(|| TracksError::UnknownMid(t.mid.clone()))?;
-        let expected = match kind_of(t.source) {
-            RtpCodecKind::Video => "video",
-            _ => "audio",
+        let expected = match t.source.kind() {
+            MediaKind::Video => "video",
+            MediaKind::Audio => "audio",
         };
         if section.media_name.media != expected {
             return Err(TracksError::WrongKind {

@@ -9,7 +9,7 @@ fn room() -> RoomName {
 }
 
 fn who(name: &str) -> ParticipantId {
-    ParticipantId::from(name)
+    ParticipantId::new(name).expect("valid id")
 }
 
 fn engine() -> (Engine, Arc<MediaStats>) {
@@ -164,7 +164,7 @@ fn client_offer(now: Instant) -> String {
                 ssrc: Some(1234),
                 ..Default::default()
             },
-            codec: crate::sfu::peer::codec_for(RtpCodecKind::Audio),
+            codec: sotto_peer::opus(),
             ..Default::default()
         }],
     );

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
-use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig, MediaSource};
+use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig, TrackSource};
 use sotto_crypto::media::Codec;
-use sotto_crypto::session::{EndReason, Event, State};
 use sotto_crypto::sframe::{CipherSuite, FrameKey, Header};
+use sotto_participant::{EndReason, Event, Status};
+use sotto_proto::ServerMessage;
 
-use crate::harness::{Room, ToClient};
+use crate::harness::Room;
 
 /// Whether any of `held` opens `wire`, trying every key both through a
 /// key ring and directly with the frame's KID (no layout assumptions).
@@ -52,37 +53,31 @@ fn any_key_opens(held: &[EpochKeys], wire: &[u8]) -> bool {
 fn a_removed_member_cannot_open_later_frames() {
     let (mut room, ids) = Room::of_size(4);
     let (a, c) = (ids[0].clone(), ids[2].clone());
-    // The server announces c gone, then (curious) hands c the commit that
-    // removes it anyway.
-    room.ds.members.remove(&c);
-    for m in room.ds.members.clone() {
-        room.deliver(
-            &m,
-            ToClient::Left {
-                participant: c.clone(),
-            },
-        );
-    }
+    // The server announces c gone (c stays connected and hears nothing),
+    // then (curious) hands c the commit that removes it anyway.
+    room.server_departed(&c);
     room.settle();
     let removal = room.ds.won.last().expect("removal commit").clone();
     room.deliver(
         &c,
-        ToClient::Commit {
+        ServerMessage::Commit {
             from: removal.from.clone(),
             epoch: removal.epoch,
             commit: removal.commit.clone(),
         },
     );
     assert_eq!(
-        room.get(&c).session.state(),
-        State::Ended(EndReason::Removed)
+        room.get(&c).participant.status(),
+        Status::Ended(EndReason::Removed)
     );
     assert!(
         room.get(&c)
             .events
             .contains(&Event::Ended(EndReason::Removed))
     );
-    let held = room.get(&c).ring.held_keys();
+    // The participant empties its ring when it ends: look at every key it
+    // was ever given instead.
+    let held = room.get(&c).given_keys.clone();
     assert!(!held.is_empty());
 
     // Everything a sends from now on is closed to c, epoch after epoch.
@@ -91,7 +86,7 @@ fn a_removed_member_cannot_open_later_frames() {
         let wire = room
             .get_mut(&a)
             .ring
-            .protect(Codec::Opus, MediaSource::Microphone, &[0x78, 1, 2, 3])
+            .protect(Codec::Opus, TrackSource::Mic, &[0x78, 1, 2, 3])
             .expect("protect");
         assert!(room.get_mut(&c).ring.unprotect(Codec::Opus, &wire).is_err());
         assert!(
@@ -104,11 +99,20 @@ fn a_removed_member_cannot_open_later_frames() {
     }
     room.assert_consistent();
     // And c cannot read the chat either.
+    let now = room.now;
     room.get_mut(&a)
-        .session
-        .send_chat("after you left")
+        .participant
+        .send_chat("after you left", now)
         .expect("chat");
-    assert!(room.get(&c).session.epoch().is_none());
+    room.flush();
+    assert!(room.get(&c).participant.epoch().is_none());
+    assert!(
+        !room
+            .get(&c)
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Chat { .. }))
+    );
 }
 
 #[test]
@@ -116,7 +120,7 @@ fn a_new_member_cannot_open_earlier_frames() {
     let (mut room, ids) = Room::of_size(3);
     let a = ids[0].clone();
     room.advance(Duration::from_secs(2));
-    let before: Vec<Vec<u8>> = MediaSource::ALL
+    let before: Vec<Vec<u8>> = TrackSource::ALL
         .iter()
         .map(|s| {
             room.get_mut(&a)
@@ -130,6 +134,7 @@ fn a_new_member_cannot_open_earlier_frames() {
     room.assert_consistent();
     let held = room.get(&newcomer).ring.held_keys();
     assert_eq!(held.len(), 1, "the joiner only ever had its first epoch");
+    assert_eq!(room.get(&newcomer).given_keys.len(), 1);
     for wire in &before {
         assert!(
             room.get_mut(&newcomer)

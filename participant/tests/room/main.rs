@@ -1,10 +1,12 @@
-//! MLS key management, end to end in memory: participants, a fake
-//! delivery service and a virtual clock (`harness`). One file per
-//! behaviour; one test binary, so openmls is linked once.
+//! Participants end to end in memory: the participant core, the real
+//! delivery-service rules (`sotto_proto::delivery`) and a virtual clock
+//! (`harness`). One file per behaviour; one test binary, so openmls is
+//! linked once.
 
 mod harness;
 
 mod a_departure_heard_while_waiting_is_applied;
+mod a_knock_is_accepted_by_what_was_shown;
 mod chat_and_names_stay_inside_mls;
 mod cheating_delivery_service_is_refused;
 mod cheating_delivery_service_is_visible;
@@ -16,4 +18,4 @@ mod members_join_and_share_media;
 mod progress_does_not_depend_on_one_member;
 mod removed_member_cannot_decrypt;
 mod self_updates_refresh_keys;
-mod spec_vectors;
+mod the_participant_rules_hold;

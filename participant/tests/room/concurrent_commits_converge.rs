@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use sotto_crypto::session::{Admission, Event};
+use sotto_crypto::session::Admission;
+use sotto_participant::Event;
 
 use crate::harness::Room;
 
@@ -15,17 +16,13 @@ fn the_loser_applies_the_winner_and_recommits_what_it_missed() {
     let joiner = room.connect(true);
     let knocker = room.connect(false);
     room.advance(Duration::from_millis(1)); // join requests and knocks arrive
-    assert!(
-        room.get(&b)
-            .session
-            .knocks()
-            .iter()
-            .any(|(p, _)| p == &knocker)
-    );
+    let session = room.get(&b).participant.session().expect("b is in");
+    assert!(session.knocks().iter().any(|(p, _)| p == &knocker));
     let now = room.now;
+    let fingerprint = room.get(&knocker).identity_fingerprint.clone();
     room.get_mut(&b)
-        .session
-        .accept_knock(&knocker, now)
+        .participant
+        .accept_knock(&knocker, &fingerprint, now)
         .expect("knock is waiting");
     let epoch = room.ds.epoch;
 
@@ -56,7 +53,7 @@ fn the_loser_applies_the_winner_and_recommits_what_it_missed() {
             if participant == &knocker && by == &b)
     });
     assert!(added_by_b, "a saw b admit the knocker");
-    let joiner_view = room.get(&joiner).session.members();
+    let joiner_view = room.get(&joiner).participant.members();
     let k = joiner_view
         .iter()
         .find(|m| m.participant == knocker)

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sotto_crypto::ParticipantId;
-use sotto_crypto::keys::MediaSource;
+use sotto_crypto::keys::TrackSource;
 use sotto_crypto::media::{Codec, MediaError, clear_prefix_len};
 use sotto_crypto::sframe::{self, Counter, Header, KeyId};
 
@@ -25,7 +25,7 @@ enum Dropped {
     /// It opened, but with another member's key than the track owner's.
     WrongSender(ParticipantId),
     /// It opened with the owner's key for another of its sources.
-    WrongSource(MediaSource),
+    WrongSource(TrackSource),
 }
 
 /// One receiving member, as sotto-client runs it: a frame that arrived on
@@ -48,7 +48,7 @@ impl Receiver {
         &mut self,
         room: &mut Room,
         owner: &ParticipantId,
-        source: MediaSource,
+        source: TrackSource,
         codec: Codec,
         wire: &[u8],
     ) -> Result<Vec<u8>, Dropped> {
@@ -140,8 +140,8 @@ fn injected_rewritten_and_moved_frames_are_dropped_and_counted_per_track() {
         forged += 1;
         e
     };
-    let cam = MediaSource::Camera;
-    let mic = MediaSource::Microphone;
+    let cam = TrackSource::Camera;
+    let mic = TrackSource::Mic;
     let key = room
         .get_mut(&a)
         .ring
@@ -163,8 +163,13 @@ fn injected_rewritten_and_moved_frames_are_dropped_and_counted_per_track() {
     let kp = split(Codec::Vp8, &key);
     let dp = split(Codec::Vp8, &delta);
     let a_cam_kid = kp.header.kid;
-    let epoch = room.get(&a).session.epoch().expect("epoch");
-    let keys = room.get(&b).session.epoch_keys().expect("keys");
+    let epoch = room.get(&a).participant.epoch().expect("epoch");
+    let keys = room
+        .get(&b)
+        .participant
+        .session()
+        .and_then(|s| s.epoch_keys())
+        .expect("keys");
     let layout = keys.layout();
     let leaf_of = |p: &ParticipantId| {
         keys.members()
@@ -342,7 +347,7 @@ fn captured_frames_replayed_later_are_dropped() {
     let (mut room, ids) = Room::of_size(3);
     let (a, b) = (ids[0].clone(), ids[1].clone());
     let mut rx = Receiver::new(&b);
-    let cam = MediaSource::Camera;
+    let cam = TrackSource::Camera;
     let epoch = room.ds.epoch;
     let frame = |room: &mut Room| {
         room.get_mut(&a)

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use sotto_crypto::session::{Admission, Event, State};
+use sotto_crypto::session::Admission;
+use sotto_participant::{Config, EndReason, Event, Status};
 
 use crate::harness::Room;
 
@@ -16,15 +17,15 @@ fn an_accepted_knock_becomes_a_member() {
     let k = room.connect(false);
     room.settle();
     assert_eq!(room.ds.epoch, epoch, "nobody commits a knock by itself");
-    let fingerprint = room.get(&k).identity.fingerprint();
+    let fingerprint = room.get(&k).identity_fingerprint.clone();
     for m in &ids {
         let seen = room.get(m).knocks_seen();
         assert_eq!(seen, vec![(k.clone(), fingerprint.digits().to_owned())]);
     }
     let now = room.now;
     room.get_mut(&ids[1])
-        .session
-        .accept_knock(&k, now)
+        .participant
+        .accept_knock(&k, &fingerprint, now)
         .expect("accept");
     room.settle();
     assert_eq!(room.ds.epoch, epoch + 1);
@@ -34,15 +35,16 @@ fn an_accepted_knock_becomes_a_member() {
     room.assert_media_flows();
     // Every knock prompt closed once it was in.
     for m in &ids {
-        assert!(room.get(m).session.knocks().is_empty());
+        let session = room.get(m).participant.session().expect("member");
+        assert!(session.knocks().is_empty());
         assert!(room.get(m).events.contains(&Event::KnockClosed {
             participant: k.clone()
         }));
     }
     // The knocker cannot check tags; members with the link see it as a knock.
-    let own = room.get(&k).session.members();
+    let own = room.get(&k).participant.members();
     assert!(own.iter().all(|m| m.admission == Admission::Unverifiable));
-    let info = room.get(&ids[0]).session.members();
+    let info = room.get(&ids[0]).participant.members();
     assert_eq!(
         info.iter()
             .find(|m| m.participant == k)
@@ -57,18 +59,39 @@ fn a_refused_knocker_never_receives_keys() {
     let epoch = room.ds.epoch;
     let k = room.connect(false);
     room.settle();
+    let now = room.now;
     room.get_mut(&ids[0])
-        .session
-        .refuse_knock(&k)
+        .participant
+        .refuse_knock(&k, now)
         .expect("refuse");
     room.settle();
     assert!(room.ds.refused.contains(&k));
-    assert!(!room.ds.waiting.contains_key(&k) && !room.ds.members.contains(&k));
+    assert!(!room.ds.waiting.contains(&k) && !room.ds.members.contains(&k));
     assert_eq!(room.ds.epoch, epoch);
+    // The real server tells the knocker (`refused`) and closes it: its
+    // participation ends there, never having been a member.
     let knocker = room.get(&k);
-    assert_eq!(knocker.session.state(), State::Waiting);
-    assert!(knocker.events.is_empty(), "no keys, no members, nothing");
+    assert_eq!(
+        knocker.participant.status(),
+        Status::Ended(EndReason::Refused)
+    );
+    // No keys, no members, nothing: only its own connection, its wait and
+    // the refusal.
+    assert!(
+        matches!(
+            knocker.events.as_slice(),
+            [
+                Event::Connected { creator: false, .. },
+                Event::Waiting { knocking: true },
+                Event::Ended(EndReason::Refused),
+            ]
+        ),
+        "{:?}",
+        knocker.events
+    );
+    assert!(knocker.given_keys.is_empty());
     assert!(knocker.ring.held_keys().is_empty());
+    assert!(knocker.media.is_empty(), "no media either");
     assert!(room.get(&ids[1]).events.contains(&Event::KnockClosed {
         participant: k.clone()
     }));
@@ -78,13 +101,21 @@ fn a_refused_knocker_never_receives_keys() {
 
 #[test]
 fn a_member_without_the_link_never_commits_adds() {
-    let (mut room, ids) = Room::of_size(2);
+    // The joiner below waits 30 s on purpose (far past every fallback
+    // delay); a Welcome timeout of 30 s would make it join again as
+    // someone new right then, so this room gives it longer.
+    let config = Config {
+        welcome_timeout: Duration::from_secs(120),
+        ..Config::default()
+    };
+    let (mut room, ids) = Room::of_size_with(config, 2);
     let k = room.connect(false);
     room.advance(Duration::from_millis(1));
     let now = room.now;
+    let fingerprint = room.get(&k).identity_fingerprint.clone();
     room.get_mut(&ids[0])
-        .session
-        .accept_knock(&k, now)
+        .participant
+        .accept_knock(&k, &fingerprint, now)
         .expect("accept");
     room.settle();
     assert!(room.ds.members.contains(&k));

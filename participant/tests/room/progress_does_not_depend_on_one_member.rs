@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use sotto_crypto::session::Event;
+use sotto_participant::{EndReason, Event};
+use sotto_proto::ClientMessage;
 
 use crate::harness::Room;
 
@@ -64,20 +65,20 @@ fn a_reconnecting_identity_replaces_its_old_leaf() {
     // The new connection's KeyPackage arrives before the server notices
     // the old one is gone: the Add must wait for the old leaf to go
     // (signature keys are unique in a tree, RFC 9420 §7.3).
-    room.clients.remove(&c);
+    let old = room.vanish(&c).expect("c was connected");
     let c2 = room.connect_as(identity, true);
     room.settle();
     assert!(
         !room.ds.members.contains(&c2),
         "deferred while the old leaf is there"
     );
-    room.disconnect(&c);
+    room.server_departed(&old);
     room.settle();
     assert!(room.ds.members.contains(&c2));
     assert!(!room.ds.members.contains(&c));
     room.assert_consistent();
     room.assert_no_errors();
-    let seen = room.get(&ids[0]).session.members();
+    let seen = room.get(&ids[0]).participant.members();
     let again = seen.iter().find(|m| m.participant == c2).expect("listed");
     assert_eq!(
         again.fingerprint, fingerprint,
@@ -113,76 +114,82 @@ fn without_the_link_a_waiting_participant_cannot_found_the_room() {
     room.disconnect(&a);
     room.hold.clear();
     room.settle();
+    // The session refused to found the group (`NoSecret`); the participant
+    // says why it ends, and leaves the room (which is empty now).
     let c = room.get(&k);
-    assert_eq!(
-        c.errors,
-        vec![sotto_crypto::session::SessionError::NoSecret]
+    assert_eq!(c.ended(), Some(&EndReason::NeedsSecret));
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    assert!(
+        !c.events.iter().any(|e| matches!(e, Event::Joined { .. })),
+        "it never founded a group"
     );
-    assert_eq!(c.session.state(), sotto_crypto::session::State::Waiting);
+    assert!(c.given_keys.is_empty());
+    assert!(room.ds.members.is_empty() && room.ds.waiting.is_empty());
 }
 
 /// A commit whose verdict never comes (the server lost it, or withholds
 /// it) does not block the member for good: after `verdict_timeout` it is
 /// given up and the same change is committed again, and that one counts.
+///
+/// Once driven on two bare `Session`s; here the committer is a participant
+/// in a room whose server never gets what it sends (gagged) until the
+/// test relays the second commit itself.
 #[test]
 fn a_commit_without_a_verdict_is_made_again_after_the_timeout() {
-    use sotto_crypto::admission::RoomSecret;
-    use sotto_crypto::identity::Identity;
-    use sotto_crypto::session::{Output, Session, SessionConfig, State};
-    use sotto_crypto::{Instant, ParticipantId};
-
-    let config = SessionConfig::default();
-    let secret = RoomSecret::from_bytes([7; 16]);
-    let (alice_id, bob_id) = (
-        ParticipantId::new("alice000000000000").expect("id"),
-        ParticipantId::new("bob00000000000000").expect("id"),
-    );
-    let mut now = Instant::ZERO;
-    let identity = Identity::generate().expect("identity");
-    let mut alice = Session::create(config, &identity, alice_id.clone(), "room-x", &secret, now)
-        .expect("create");
-    let identity = Identity::generate().expect("identity");
-    let mut bob =
-        Session::join(config, &identity, bob_id.clone(), "room-x", Some(&secret)).expect("join");
-    let key_package = std::iter::from_fn(|| bob.poll_output())
-        .find_map(|o| match o {
-            Output::KeyPackage(kp) => Some(kp),
-            _ => None,
-        })
-        .expect("a key package");
-    while alice.poll_output().is_some() {}
-    alice
-        .handle_join_request(bob_id.clone(), &key_package, now)
-        .expect("join request");
-    fn commits(alice: &mut Session, now: Instant) -> Vec<sotto_crypto::session::CommitOut> {
-        alice.tick(now).expect("tick");
-        std::iter::from_fn(|| alice.poll_output())
-            .filter_map(|o| match o {
-                Output::Commit(c) => Some(c),
-                _ => None,
-            })
+    let (mut room, ids) = Room::of_size(1);
+    let alice = ids[0].clone();
+    let config = room.config.session;
+    let commits = |room: &mut Room| -> Vec<ClientMessage> {
+        room.ungag(&alice)
+            .into_iter()
+            .filter(|m| matches!(m, ClientMessage::Commit { .. }))
             .collect()
-    }
-    now = alice.poll_timeout().expect("a commit is due");
-    let first = commits(&mut alice, now);
+    };
+    // Nothing alice sends reaches the server: it "loses" her commit.
+    room.gag.insert(alice.clone());
+    let bob = room.connect(true);
+    let now = room
+        .get(&alice)
+        .participant
+        .session()
+        .and_then(|s| s.poll_timeout())
+        .expect("a commit is due");
+    room.advance_to(now);
+    let first = commits(&mut room);
     assert_eq!(first.len(), 1);
+    let Some(ClientMessage::Commit { epoch, .. }) = first.first().cloned() else {
+        unreachable!()
+    };
     // No verdict. Nothing more until the timeout...
-    let due = alice.poll_timeout().expect("the verdict timeout");
+    room.gag.insert(alice.clone());
+    let session = room.get(&alice).participant.session().expect("member");
+    let due = session.poll_timeout().expect("the verdict timeout");
     assert_eq!(due, now + config.verdict_timeout);
-    assert!(commits(&mut alice, now + config.verdict_timeout / 2).is_empty());
+    room.advance_to(now + config.verdict_timeout / 2);
+    assert!(commits(&mut room).is_empty());
     // ...then the join is committed again, for the same epoch.
-    now = due;
-    let again = commits(&mut alice, now);
+    room.gag.insert(alice.clone());
+    room.advance_to(due);
+    let again = commits(&mut room);
     assert_eq!(again.len(), 1, "committed again after the timeout");
-    assert_eq!(again[0].epoch, first[0].epoch);
-    assert_eq!(again[0].welcome_to, vec![bob_id.clone()]);
+    let ClientMessage::Commit {
+        epoch: again_epoch,
+        welcome_to,
+        welcome,
+        ..
+    } = again[0].clone()
+    else {
+        unreachable!()
+    };
+    assert_eq!(again_epoch, epoch);
+    assert_eq!(welcome_to, vec![bob.clone()]);
+    assert!(welcome.is_some(), "a welcome");
     // The second is the one the server takes: bob joins with its Welcome.
-    alice
-        .handle_commit_accepted(again[0].epoch, now)
-        .expect("accepted");
-    let welcome = again[0].welcome.as_deref().expect("a welcome");
-    bob.handle_welcome(&alice_id, welcome, now)
-        .expect("welcome");
-    assert_eq!(bob.state(), State::Member);
-    assert_eq!(alice.room_code(), bob.room_code());
+    room.server_receive(&alice, again[0].clone());
+    room.settle();
+    assert!(room.get(&bob).is_member());
+    assert_eq!(
+        room.get(&alice).participant.room_code(),
+        room.get(&bob).participant.room_code()
+    );
 }

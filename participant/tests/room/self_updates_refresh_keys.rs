@@ -12,7 +12,7 @@ use crate::harness::Room;
 fn every_member_refreshes_its_leaf_periodically() {
     let (mut room, ids) = Room::of_size(3);
     let before = room.ds.won.len();
-    let leaves_before: Vec<_> = room.get(&ids[0]).session.members();
+    let leaves_before = room.get(&ids[0]).participant.members();
     room.advance(Duration::from_secs(12 * 60));
     let committers: BTreeSet<_> = room.ds.won[before..]
         .iter()
@@ -35,7 +35,7 @@ fn every_member_refreshes_its_leaf_periodically() {
     room.assert_no_errors();
     room.assert_media_flows();
     // Same members, same identities (fingerprints), new leaves.
-    let after = room.get(&ids[0]).session.members();
+    let after = room.get(&ids[0]).participant.members();
     assert_eq!(
         leaves_before
             .iter()
@@ -51,7 +51,7 @@ fn the_interval_is_configurable() {
         self_update_interval: Duration::from_secs(60),
         ..SessionConfig::default()
     };
-    let mut room = Room::with_config(config);
+    let mut room = Room::with_session(config);
     let a = room.create();
     room.connect(true);
     room.settle();

@@ -4,11 +4,12 @@
 use sotto_crypto::admission::RoomSecret;
 use sotto_crypto::app::AppMessage;
 use sotto_crypto::identity::Identity;
-use sotto_crypto::keys::{EpochKeys, MediaSource};
+use sotto_crypto::keys::{EpochKeys, TrackSource};
 use sotto_crypto::media::Codec;
-use sotto_crypto::session::State;
+use sotto_participant::Status;
+use sotto_proto::ServerMessage;
 
-use crate::harness::{Room, ToClient};
+use crate::harness::Room;
 
 /// Truncations and single-bit flips spread over the input (all of them for
 /// short inputs), plus trailing garbage.
@@ -39,75 +40,84 @@ fn mls_inputs_never_panic_and_never_break_the_session() {
     room.hold.insert(b.clone());
     let j = room.connect(true);
     room.hold.insert(j.clone());
-    let kp = room.ds.waiting[&j].clone().expect("kp");
+    let kp = room.ds.key_packages[&j].clone();
     room.settle();
-    room.get_mut(&a).session.send_chat("hello").expect("chat");
+    let now = room.now;
+    room.get_mut(&a)
+        .participant
+        .send_chat("hello", now)
+        .expect("chat");
     room.settle();
     let held = std::mem::take(&mut room.held);
     room.hold.clear();
-    let epoch = room.get(&b).session.epoch();
+    let epoch = room.get(&b).participant.epoch();
 
     for (to, msg) in &held {
-        let variants: Vec<ToClient> = match msg {
-            ToClient::JoinRequest {
+        let variants: Vec<ServerMessage> = match msg {
+            ServerMessage::JoinRequest {
                 participant,
                 key_package,
             } => mutations(key_package)
                 .into_iter()
-                .map(|k| ToClient::JoinRequest {
+                .map(|k| ServerMessage::JoinRequest {
                     participant: participant.clone(),
                     key_package: k,
                 })
                 .collect(),
-            ToClient::Commit {
+            ServerMessage::Commit {
                 from,
                 epoch,
                 commit,
             } => mutations(commit)
                 .into_iter()
-                .map(|c| ToClient::Commit {
+                .map(|c| ServerMessage::Commit {
                     from: from.clone(),
                     epoch: *epoch,
                     commit: c,
                 })
                 .collect(),
-            ToClient::Welcome { from, welcome } => mutations(welcome)
+            ServerMessage::Welcome {
+                from,
+                epoch,
+                welcome,
+            } => mutations(welcome)
                 .into_iter()
-                .map(|w| ToClient::Welcome {
+                .map(|w| ServerMessage::Welcome {
                     from: from.clone(),
+                    epoch: *epoch,
                     welcome: w,
                 })
                 .collect(),
-            ToClient::Application { from, data } => mutations(data)
+            ServerMessage::Application { from, data } => mutations(data)
                 .into_iter()
-                .map(|d| ToClient::Application {
+                .map(|d| ServerMessage::Application {
                     from: from.clone(),
                     data: d,
                 })
                 .collect(),
             _ => Vec::new(),
         };
-        let errors_before = room.get(to).errors.len();
+        let errors_before = room.get(to).warnings().len();
         let tried = variants.len();
         for v in variants {
             room.deliver(to, v);
         }
         let c = room.get(to);
         assert_eq!(
-            c.errors.len(),
+            c.warnings().len(),
             errors_before + tried,
             "{to:?}: every mutation refused"
         );
         if to == &b {
-            assert_eq!(c.session.epoch(), epoch, "b is unmoved by forgeries");
+            assert_eq!(c.participant.epoch(), epoch, "b is unmoved by forgeries");
         }
         if to == &j {
-            assert_eq!(c.session.state(), State::Waiting);
+            assert_eq!(c.participant.status(), Status::Waiting { knocking: false });
         }
     }
     // The genuine messages still work, in order.
-    room.get_mut(&b).errors.clear();
-    room.get_mut(&j).errors.clear();
+    room.get_mut(&b).clear_warnings();
+    room.get_mut(&j).clear_warnings();
     for (to, msg) in held {
         room.deliver(&to, msg);
     }
@@ -119,7 +129,7 @@ fn mls_inputs_never_panic_and_never_break_the_session() {
     for k in mutations(&kp) {
         room.deliver(
             &a,
-            ToClient::JoinRequest {
+            ServerMessage::JoinRequest {
                 participant: j.clone(),
                 key_package: k,
             },
@@ -158,7 +168,7 @@ fn other_parsers_never_panic() {
         .ring
         .protect(
             Codec::Vp8,
-            MediaSource::Camera,
+            TrackSource::Camera,
             &[0x10, 2, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9],
         )
         .expect("protect");

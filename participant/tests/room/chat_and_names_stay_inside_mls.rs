@@ -2,7 +2,7 @@
 //! read them, the server relays bytes in which neither appears, padded so
 //! that short chat lines all look alike.
 
-use sotto_crypto::session::Event;
+use sotto_participant::Event;
 
 use crate::harness::Room;
 
@@ -14,16 +14,20 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn members_read_chat_and_names_the_server_does_not() {
     let (mut room, ids) = Room::of_size(3);
     let (a, b) = (ids[0].clone(), ids[1].clone());
+    let now = room.now;
     room.get_mut(&a)
-        .session
-        .set_profile("Ada Lovelace")
+        .participant
+        .set_name("Ada Lovelace", now)
         .expect("profile");
     room.flush();
     let n = room.ds.relayed.len();
-    room.get_mut(&b).session.send_chat("x").expect("chat");
     room.get_mut(&b)
-        .session
-        .send_chat("meet at the old mill at nine")
+        .participant
+        .send_chat("x", now)
+        .expect("chat");
+    room.get_mut(&b)
+        .participant
+        .send_chat("meet at the old mill at nine", now)
         .expect("chat");
     room.flush();
     let sizes: Vec<usize> = room.ds.relayed[n..].iter().map(Vec::len).collect();
@@ -34,7 +38,7 @@ fn members_read_chat_and_names_the_server_does_not() {
     );
     room.settle();
     for m in &ids[1..] {
-        assert!(room.get(m).events.contains(&Event::Profile {
+        assert!(room.get(m).events.contains(&Event::Name {
             from: a.clone(),
             name: "Ada Lovelace".into()
         }));
@@ -46,7 +50,7 @@ fn members_read_chat_and_names_the_server_does_not() {
     // Someone who joins later learns the name from a, through MLS.
     let late = room.connect(true);
     room.settle();
-    assert!(room.get(&late).events.contains(&Event::Profile {
+    assert!(room.get(&late).events.contains(&Event::Name {
         from: a.clone(),
         name: "Ada Lovelace".into()
     }));
