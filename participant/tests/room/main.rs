@@ -19,3 +19,4 @@ mod progress_does_not_depend_on_one_member;
 mod removed_member_cannot_decrypt;
 mod self_updates_refresh_keys;
 mod the_participant_rules_hold;
+mod the_people_list_is_the_group;

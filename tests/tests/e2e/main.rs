@@ -13,6 +13,7 @@ mod a_member_killed_mid_commit;
 mod a_member_that_missed_a_commit_joins_again;
 mod a_newcomer_takes_a_leavers_media_section;
 mod a_restarted_server_gets_its_call_back;
+mod a_swapped_knock_key_never_enters;
 mod churn_and_soak;
 mod frames_forged_by_the_sfu_are_dropped;
 mod knockers_wait_for_a_member;
