@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use sotto_crypto::keys::KeyRing;
+use sotto_crypto::keys::{KeyRing, OpenError};
 use sotto_crypto::media::{Codec, MediaError};
 use sotto_crypto::sframe;
 use sotto_proto::{ParticipantId, TrackSource};
@@ -107,23 +107,21 @@ impl FrameCrypto for RingCrypto {
         codec: Codec,
         wire: &[u8],
     ) -> Result<Vec<u8>, FrameError> {
-        let opened = {
-            let mut ring = self.ring.lock().map_err(|_| FrameError::NoKey)?;
-            if ring.sending_epoch().is_none() {
-                return Err(FrameError::NoKey);
-            }
-            ring.unprotect(codec, wire)?
-        };
+        let mut ring = self.ring.lock().map_err(|_| FrameError::NoKey)?;
+        if ring.sending_epoch().is_none() {
+            return Err(FrameError::NoKey);
+        }
         // The SFU says whose track this is; the key says who sealed it.
         // A member's frames replayed on another member's track (or a
-        // camera frame on the mic track) are refused.
-        if &opened.origin.participant != from {
-            return Err(FrameError::WrongSender);
-        }
-        if opened.origin.source != source {
-            return Err(FrameError::WrongSource);
-        }
-        Ok(opened.frame)
+        // camera frame on the mic track) are refused, before they are
+        // opened, so they cannot spend the genuine frame's replay slot.
+        ring.unprotect_on_track(codec, from, source, wire)
+            .map_err(|e| match e {
+                OpenError::WrongSender(_) => FrameError::WrongSender,
+                OpenError::WrongSource(_) => FrameError::WrongSource,
+                OpenError::Media(e) => FrameError::Media(e),
+                _ => FrameError::WrongSender,
+            })
     }
 }
 

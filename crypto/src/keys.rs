@@ -14,7 +14,10 @@
 //! * Older epochs stay for decryption for [`KeyRingConfig::retention`]
 //!   after a newer one arrives (late frames in jitter buffers), and there
 //!   are never more than 2^E = 16 (a new epoch evicts the one whose epoch
-//!   has the same low E bits, RFC 9605 §5.2).
+//!   has the same low E bits, RFC 9605 §5.2). A member the newer epoch
+//!   removed is heard in the older ones for [`KeyRingConfig::leaver_grace`]
+//!   only: after that an ex-member (with the server's help) cannot play
+//!   frames under its old keys.
 //! * Receivers derive a [`FrameKey`] per KID on first use and keep a
 //!   [`ReplayWindow`] per KID. A frame must come from an occupied leaf of
 //!   its epoch that is not the ring's own, and opening it tells who sent it
@@ -47,6 +50,10 @@ pub struct KeyRingConfig {
     pub switch_timeout: Duration,
     /// How long an epoch still decrypts after a newer one arrived.
     pub retention: Duration,
+    /// How long frames of a member that a newer epoch removed still open
+    /// in the older epochs: its last frames in flight when the commit
+    /// came. Shorter than `retention`, which is for those who stay.
+    pub leaver_grace: Duration,
 }
 
 impl Default for KeyRingConfig {
@@ -54,6 +61,7 @@ impl Default for KeyRingConfig {
         KeyRingConfig {
             switch_timeout: Duration::from_millis(1500),
             retention: Duration::from_secs(10),
+            leaver_grace: Duration::from_secs(2),
         }
     }
 }
@@ -118,6 +126,17 @@ struct Epoch {
     switch_at: Instant,
     /// When it stops decrypting (set once a newer epoch arrives).
     expires: Option<Instant>,
+    /// Leaves whose member a newer epoch removed.
+    leavers: Vec<Leaver>,
+}
+
+/// A leaf of an older epoch whose member a newer epoch removed.
+struct Leaver {
+    leaf: u32,
+    /// When its frames stop opening.
+    until: Instant,
+    /// Set by the timer once `until` passed.
+    closed: bool,
 }
 
 impl Epoch {
@@ -190,8 +209,19 @@ impl KeyRing {
         let bits = epoch_bits(keys.epoch());
         self.epochs.retain(|e| epoch_bits(e.keys.epoch()) != bits);
         let expiry = now + self.config.retention;
+        let leaver_expiry = now + self.config.leaver_grace;
         for e in &mut self.epochs {
             e.expires = Some(e.expires.map_or(expiry, |x| x.min(expiry)));
+            for (leaf, who) in e.keys.members() {
+                let removed = !keys.members().iter().any(|(_, p)| p == who);
+                if removed && !e.leavers.iter().any(|l| l.leaf == *leaf) {
+                    e.leavers.push(Leaver {
+                        leaf: *leaf,
+                        until: leaver_expiry,
+                        closed: false,
+                    });
+                }
+            }
         }
         let epoch = keys.epoch();
         self.epochs.push(Epoch {
@@ -202,6 +232,7 @@ impl KeyRing {
             acks: BTreeSet::new(),
             switch_at: now + self.config.switch_timeout,
             expires: None,
+            leavers: Vec::new(),
         });
         self.newest = Some(epoch);
         self.forget_departed();
@@ -269,6 +300,9 @@ impl KeyRing {
         let sending = self.sending;
         self.epochs
             .retain(|e| Some(e.keys.epoch()) == sending || e.expires.is_none_or(|x| x > now));
+        for l in self.epochs.iter_mut().flat_map(|e| e.leavers.iter_mut()) {
+            l.closed |= l.until <= now;
+        }
         self.forget_departed();
     }
 
@@ -286,6 +320,13 @@ impl KeyRing {
                     None
                 }
             })
+            .chain(
+                self.epochs
+                    .iter()
+                    .flat_map(|e| e.leavers.iter())
+                    .filter(|l| !l.closed)
+                    .map(|l| l.until),
+            )
             .min()
     }
 
@@ -340,6 +381,34 @@ impl KeyRing {
         })
     }
 
+    /// Opens one frame that arrived on the track of `owner`'s `source`,
+    /// the way a receiver must: the KID is matched against the track
+    /// before anything is decrypted, so a frame the server moved onto
+    /// another track is refused without touching the replay window of the
+    /// KID it carries (the genuine frame, arriving on its own track, still
+    /// opens). Any error means: drop the frame.
+    pub fn unprotect_on_track(
+        &mut self,
+        codec: Codec,
+        owner: &ParticipantId,
+        source: TrackSource,
+        wire: &[u8],
+    ) -> Result<Vec<u8>, OpenError> {
+        let n = media::clear_prefix_len(codec, wire)?;
+        let (header, _) =
+            Header::decode(&wire[n..]).map_err(|e| MediaError::Sframe(sframe::Error::Header(e)))?;
+        let origin = self
+            .origin(header.kid)
+            .ok_or(MediaError::Sframe(sframe::Error::UnknownKeyId(header.kid)))?;
+        if &origin.participant != owner {
+            return Err(OpenError::WrongSender(origin.participant));
+        }
+        if origin.source != source {
+            return Err(OpenError::WrongSource(origin.source));
+        }
+        Ok(self.unprotect(codec, wire)?.frame)
+    }
+
     /// Who a KID belongs to, if it fits an epoch held.
     pub fn origin(&self, kid: KeyId) -> Option<FrameOrigin> {
         let (e, parts) = self.locate(kid).ok()?;
@@ -379,6 +448,7 @@ impl KeyRing {
         if canonical != kid
             || parts.leaf == e.keys.own_leaf()
             || e.keys.participant(parts.leaf).is_none()
+            || e.leavers.iter().any(|l| l.leaf == parts.leaf && l.closed)
         {
             return Err(sframe::Error::UnknownKeyId(kid));
         }
@@ -421,6 +491,23 @@ impl Open for KeyRing {
         rk.window.accept(header.ctr);
         Ok((kid, header.ctr))
     }
+}
+
+/// Why [`KeyRing::unprotect_on_track`] dropped a frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The frame did not parse, authenticate or pass the replay window,
+    /// or its KID names no sender we hold a key for.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The KID names another member than the one whose track carried it.
+    #[error("frame keyed by {0} on another member's track")]
+    WrongSender(ParticipantId),
+    /// The KID names another source of the track's owner (e.g. screen
+    /// frames on the camera track).
+    #[error("frame keyed for the {0:?} on another source's track")]
+    WrongSource(TrackSource),
 }
 
 /// Seals the frames of one source with the ring's sending epoch.

@@ -11,7 +11,7 @@
 //! of [`failure_code`]; the Worker then drops it.
 
 use sotto_crypto::ParticipantId;
-use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig, TrackSource};
+use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig, OpenError, TrackSource};
 use sotto_crypto::media::{Codec, MediaError};
 use sotto_crypto::sframe;
 use wasm_bindgen::prelude::*;
@@ -187,13 +187,14 @@ impl FrameCrypto {
     ) -> Result<Vec<u8>, JsError> {
         let codec = codec(kind)?;
         let src = source_js(source_name)?;
-        let got = self
-            .ring
-            .unprotect(codec, frame)
-            .map_err(|e| JsError::new(failure_code(&e)))?;
-        if got.origin.participant.as_str() != participant || got.origin.source != src {
-            return Err(JsError::new("wrong_sender"));
-        }
-        Ok(got.frame)
+        let owner = ParticipantId::new(participant).map_err(|_| JsError::new("wrong_sender"))?;
+        // The track is checked before the frame is opened: a frame moved
+        // onto another track does not spend its replay slot.
+        self.ring
+            .unprotect_on_track(codec, &owner, src, frame)
+            .map_err(|e| match e {
+                OpenError::Media(e) => JsError::new(failure_code(&e)),
+                _ => JsError::new("wrong_sender"),
+            })
     }
 }

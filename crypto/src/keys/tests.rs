@@ -125,6 +125,69 @@ fn old_epochs_decrypt_for_the_retention_time_then_go() {
 }
 
 #[test]
+fn a_removed_member_is_heard_in_old_epochs_for_the_leaver_grace_only() {
+    // p2 is removed by epoch 2; p0 stays. Both keep epoch-1 keys (p2 as
+    // an ex-member, p0 because it switches late), and the server relays
+    // their frames.
+    let mut stayer = KeyRing::new(KeyRingConfig::default());
+    let mut leaver = KeyRing::new(KeyRingConfig::default());
+    let mut rx = KeyRing::new(KeyRingConfig::default());
+    stayer.add_epoch(keys(1, 1, 0, 3), t(0)).expect("add");
+    leaver.add_epoch(keys(1, 1, 2, 3), t(0)).expect("add");
+    rx.add_epoch(keys(1, 1, 1, 3), t(0)).expect("add");
+    let frame = |r: &mut KeyRing| {
+        r.protect(Codec::Opus, TrackSource::Mic, OPUS)
+            .expect("protect")
+    };
+    rx.add_epoch(keys(2, 2, 1, 2), t(1000)).expect("add");
+    assert_eq!(rx.poll_timeout(), Some(t(2500)), "the switch comes first");
+    rx.handle_timeout(t(2999));
+    let in_flight = frame(&mut leaver);
+    let got = rx.unprotect_on_track(Codec::Opus, &id("p2"), TrackSource::Mic, &in_flight);
+    assert!(got.is_ok(), "the leaver's last frames still open");
+    assert_eq!(rx.poll_timeout(), Some(t(3000)));
+    rx.handle_timeout(t(3000));
+    let later = frame(&mut leaver);
+    assert_eq!(
+        rx.unprotect_on_track(Codec::Opus, &id("p2"), TrackSource::Mic, &later),
+        Err(OpenError::Media(MediaError::Sframe(
+            sframe::Error::UnknownKeyId(Header::decode(&later[1..]).expect("header").0.kid)
+        )))
+    );
+    // Those who stay are heard in the old epoch for the whole retention.
+    rx.handle_timeout(t(10_999));
+    let late = frame(&mut stayer);
+    assert!(
+        rx.unprotect_on_track(Codec::Opus, &id("p0"), TrackSource::Mic, &late)
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_frame_moved_to_another_track_is_refused_before_it_is_opened() {
+    let mut a = KeyRing::new(KeyRingConfig::default());
+    let mut rx = KeyRing::new(KeyRingConfig::default());
+    a.add_epoch(keys(1, 1, 0, 3), t(0)).expect("add");
+    rx.add_epoch(keys(1, 1, 1, 3), t(0)).expect("add");
+    let wire = a
+        .protect(Codec::Opus, TrackSource::Mic, OPUS)
+        .expect("protect");
+    assert_eq!(
+        rx.unprotect_on_track(Codec::Opus, &id("p2"), TrackSource::Mic, &wire),
+        Err(OpenError::WrongSender(id("p0")))
+    );
+    assert_eq!(
+        rx.unprotect_on_track(Codec::Opus, &id("p0"), TrackSource::ScreenAudio, &wire),
+        Err(OpenError::WrongSource(TrackSource::Mic))
+    );
+    // Its replay slot is still free for the frame on its own track.
+    assert_eq!(
+        rx.unprotect_on_track(Codec::Opus, &id("p0"), TrackSource::Mic, &wire),
+        Ok(OPUS.to_vec())
+    );
+}
+
+#[test]
 fn never_more_than_sixteen_epochs_and_never_an_old_one_again() {
     let mut a = KeyRing::new(KeyRingConfig::default());
     for e in 0..40u64 {

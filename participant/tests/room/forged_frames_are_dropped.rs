@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sotto_crypto::ParticipantId;
-use sotto_crypto::keys::TrackSource;
+use sotto_crypto::keys::{OpenError, TrackSource};
 use sotto_crypto::media::{Codec, MediaError, clear_prefix_len};
 use sotto_crypto::sframe::{self, Counter, Header, KeyId};
 
@@ -52,14 +52,16 @@ impl Receiver {
         codec: Codec,
         wire: &[u8],
     ) -> Result<Vec<u8>, Dropped> {
-        let r = match room.get_mut(&self.id).ring.unprotect(codec, wire) {
-            Err(e) => Err(Dropped::Media(e)),
-            Ok(f) if &f.origin.participant != owner => {
-                Err(Dropped::WrongSender(f.origin.participant))
-            }
-            Ok(f) if f.origin.source != source => Err(Dropped::WrongSource(f.origin.source)),
-            Ok(f) => Ok(f.frame),
-        };
+        let r = room
+            .get_mut(&self.id)
+            .ring
+            .unprotect_on_track(codec, owner, source, wire)
+            .map_err(|e| match e {
+                OpenError::Media(e) => Dropped::Media(e),
+                OpenError::WrongSender(p) => Dropped::WrongSender(p),
+                OpenError::WrongSource(s) => Dropped::WrongSource(s),
+                e => panic!("{e:?}"),
+            });
         if r.is_err() {
             *self.failures.entry(owner.clone()).or_default() += 1;
         }
@@ -335,6 +337,13 @@ fn injected_rewritten_and_moved_frames_are_dropped_and_counted_per_track() {
         .expect("protect");
     let e = refuse(&mut room, &mut rx, cam, Codec::Vp8, &from_c, "track swap");
     assert_eq!(e, Dropped::WrongSender(c.clone()));
+    // The moved frames spent nobody's replay slot: each still opens on its
+    // own track (a moved frame used to be opened first, and its genuine
+    // copy then refused as a replay).
+    rx.receive(&mut room, &a, cam, Codec::Vp8, &cam2)
+        .expect("a's camera frame on a's camera track");
+    rx.receive(&mut room, &c, cam, Codec::Vp8, &from_c)
+        .expect("c's camera frame on c's camera track");
 
     assert_eq!(rx.failures(&a), forged);
     assert_eq!(rx.failures(&c), 0, "counted against the track, not the KID");
@@ -394,8 +403,9 @@ fn captured_frames_replayed_later_are_dropped() {
     );
 
     // 16 epochs later the KID's low bits name an epoch again: the frame
-    // maps to that epoch's keys (whatever leaf its bits now name) and does
-    // not open.
+    // maps to that epoch's keys and does not open, or, when its leaf bits
+    // now name another member, is refused as that member's frame before
+    // it is opened.
     while room.ds.epoch < epoch + 16 {
         let j = room.connect(true);
         room.settle();
@@ -411,7 +421,7 @@ fn captured_frames_replayed_later_are_dropped() {
             e,
             Err(Dropped::Media(MediaError::Sframe(
                 sframe::Error::Authentication | sframe::Error::UnknownKeyId(_)
-            )))
+            ))) | Err(Dropped::WrongSender(_))
         ),
         "{e:?}"
     );

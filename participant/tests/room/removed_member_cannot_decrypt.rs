@@ -8,7 +8,7 @@ use sotto_crypto::keys::{EpochKeys, KeyRing, KeyRingConfig, TrackSource};
 use sotto_crypto::media::Codec;
 use sotto_crypto::sframe::{CipherSuite, FrameKey, Header};
 use sotto_participant::{EndReason, Event, Status};
-use sotto_proto::ServerMessage;
+use sotto_proto::{ClientMessage, ServerMessage};
 
 use crate::harness::Room;
 
@@ -150,5 +150,90 @@ fn a_new_member_cannot_open_earlier_frames() {
             .ring
             .unprotect(Codec::Opus, &before[0])
             .is_ok()
+    );
+}
+
+#[test]
+fn an_ex_member_cannot_speak_after_the_commit_that_removed_it() {
+    let (mut room, ids) = Room::of_size(3);
+    let (a, b, c) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
+    // c's messages never reach the server now; the server says c left, and
+    // a and b remove it, while c, still connected, hears nothing.
+    room.gag.insert(c.clone());
+    room.server_departed(&c);
+    room.settle();
+    assert!(!room.get(&a).roster().contains(&c), "c removed");
+    let removed_in = room.get(&a).participant.epoch().expect("epoch");
+    // c, one epoch behind, speaks; the server relays it to a and b. Its
+    // epoch is a past epoch the others can still open (MAX_PAST_EPOCHS).
+    let now = room.now;
+    room.get_mut(&c)
+        .participant
+        .send_chat("still here", now)
+        .expect("c still has its group");
+    room.flush();
+    let said = room
+        .ungag(&c)
+        .into_iter()
+        .find_map(|m| match m {
+            ClientMessage::Application { data } => Some(data),
+            _ => None,
+        })
+        .expect("c's chat");
+    for to in [&a, &b] {
+        room.deliver(
+            to,
+            ServerMessage::Application {
+                from: c.clone(),
+                data: said.clone(),
+            },
+        );
+        let got = room.get(to);
+        assert!(
+            !got.events.iter().any(|e| matches!(e, Event::Chat { .. })),
+            "{to:?} showed a chat from a removed member"
+        );
+        assert!(
+            got.last_warning().contains("removed since"),
+            "{to:?}: {}",
+            got.last_warning()
+        );
+        assert_eq!(
+            got.participant.epoch(),
+            Some(removed_in),
+            "the room goes on"
+        );
+    }
+    // A member that stays is still heard from a past epoch: b's chat sent
+    // before a commit it has not seen yet opens at a.
+    room.gag.insert(b.clone());
+    let now = room.now;
+    room.get_mut(&b)
+        .participant
+        .send_chat("just before", now)
+        .expect("chat");
+    room.flush();
+    let before = room
+        .ungag(&b)
+        .into_iter()
+        .find_map(|m| match m {
+            ClientMessage::Application { data } => Some(data),
+            _ => None,
+        })
+        .expect("b's chat");
+    room.connect(true);
+    room.settle();
+    assert!(room.get(&a).participant.epoch() > Some(removed_in));
+    room.deliver(
+        &a,
+        ServerMessage::Application {
+            from: b.clone(),
+            data: before,
+        },
+    );
+    assert!(
+        room.get(&a).events.iter().any(
+            |e| matches!(e, Event::Chat { from, text } if *from == b && text == "just before")
+        )
     );
 }

@@ -81,6 +81,15 @@ impl Member {
             return Err(err);
         }
         let (leaf, msg_epoch) = (m.leaf, m.epoch);
+        // Past epochs still open (MAX_PAST_EPOCHS), for messages sent just
+        // before a commit; not for a member that commit removed: an
+        // ex-member, with the server's help, cannot speak after it.
+        if msg_epoch < self.epoch() && !self.roster().values().any(|i| &i.participant == from) {
+            return Err(rejected(
+                Input::Application,
+                "sent in a past epoch by a member removed since",
+            ));
+        }
         let from = from.clone();
         let event = match AppMessage::decode(&m.content)? {
             Decoded::Known(AppMessage::Chat { text }) => Event::Chat { from, text },
