@@ -132,6 +132,11 @@ impl CheatingSignalling {
         format!("http://{}", self.addr)
     }
 
+    /// How many connections have arrived so far.
+    pub fn connections(&self) -> usize {
+        self.links.lock().expect("not poisoned").len()
+    }
+
     /// Sends `message` on the connection of `participant`, untampered.
     /// Returns whether there is such a connection.
     pub fn inject(&self, participant: &str, dir: Dir, message: Value) -> bool {

@@ -18,5 +18,6 @@ mod churn_and_soak;
 mod frames_forged_by_the_sfu_are_dropped;
 mod knockers_wait_for_a_member;
 mod media_flows_on_while_others_come_and_go;
+mod the_servers_refusals_end_the_call;
 mod three_members_record_each_other;
 mod video_survives_a_lossy_jittery_path;
