@@ -37,6 +37,15 @@ use crate::{
     ServerMessage,
 };
 
+/// The largest KeyPackage the delivery service stores and relays, in
+/// decoded bytes (spec §2). A KeyPackage of the protocol's ciphersuite is
+/// well under 1 KiB; the clients refuse larger ones too (sotto-crypto's
+/// `MAX_KEY_PACKAGE_BYTES`, the same number). Without this cap a knocker
+/// could make the server store up to a whole message (512 KiB) per
+/// waiting participant and copy it to every member, and again to every
+/// new member.
+pub const MAX_KEY_PACKAGE_BYTES: usize = 4096;
+
 /// What every room of a server shares: what `joined` announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomSettings {
@@ -354,6 +363,20 @@ impl Room {
     }
 
     fn key_package(&mut self, from: ParticipantId, key_package: Vec<u8>, out: &mut Vec<Output>) {
+        if key_package.len() > MAX_KEY_PACKAGE_BYTES {
+            // Refused before it is stored or relayed; the sender may still
+            // send a proper one (its slot stays empty).
+            out.push(error(
+                &from,
+                ErrorCode::MessageTooLarge,
+                format!(
+                    "a key package of {} bytes is over the limit of {MAX_KEY_PACKAGE_BYTES}",
+                    key_package.len()
+                ),
+                Some("key_package"),
+            ));
+            return;
+        }
         let Some(p) = self.participants.iter_mut().find(|p| p.id == from) else {
             return;
         };

@@ -527,6 +527,42 @@ fn a_full_room_refuses_and_closes_the_next_joiner() {
 }
 
 #[test]
+fn an_oversized_key_package_is_refused_and_never_relayed() {
+    let mut room = room_with(&["b"], &[]);
+    join(&mut room, "k");
+    let before = room.counts();
+    let out = key_package(&mut room, "k", &vec![7; MAX_KEY_PACKAGE_BYTES + 1]);
+    assert_eq!(errors_to(&out, "k"), vec![ErrorCode::MessageTooLarge]);
+    assert_eq!(out.len(), 1, "only the error, no join_request: {out:?}");
+    assert_eq!(room.counts(), before);
+    // A new member is not handed it either: it was not stored.
+    let epoch = room.epoch();
+    let out = send(&mut room, "a", commit(epoch, &[]));
+    assert!(out.iter().all(|o| !matches!(
+        o,
+        Output::Send {
+            message: ServerMessage::JoinRequest { .. },
+            ..
+        }
+    )));
+    // The knocker may still send one of a proper size, which members get.
+    let out = key_package(&mut room, "k", &[7; MAX_KEY_PACKAGE_BYTES]);
+    let relayed = out
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    message: ServerMessage::JoinRequest { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(relayed, 2, "{out:?}");
+}
+
+#[test]
 fn media_negotiation_follows_who_offers_on_which_connection() {
     let mut room = room_with(&[], &[]);
     let sdp = |pc, kind| ClientMessage::Sdp {
