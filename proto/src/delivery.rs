@@ -46,6 +46,10 @@ use crate::{
 /// new member.
 pub const MAX_KEY_PACKAGE_BYTES: usize = 4096;
 
+/// Waiting participants (joiners and knockers not yet members) a room
+/// holds by default (spec §2); the server makes it configurable.
+pub const DEFAULT_MAX_WAITING: usize = 8;
+
 /// What every room of a server shares: what `joined` announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomSettings {
@@ -183,16 +187,28 @@ pub struct Room {
     /// In order of arrival, so the first waiting one is the longest-waiting.
     participants: Vec<Participant>,
     epoch: u64,
+    /// Most waiting participants at once; a `join` beyond is `room_full`.
+    max_waiting: usize,
 }
 
 impl Room {
-    /// An empty room (spec §9: created on first join).
+    /// An empty room (spec §9: created on first join) that holds at most
+    /// [`DEFAULT_MAX_WAITING`] waiting participants.
     pub fn new(settings: Arc<RoomSettings>) -> Room {
         Room {
             settings,
             participants: Vec::new(),
             epoch: 0,
+            max_waiting: DEFAULT_MAX_WAITING,
         }
+    }
+
+    /// The same room holding at most `max_waiting` waiting participants
+    /// (at least one: a room must be able to let someone in). Not part of
+    /// [`RoomSettings`] because `joined` does not announce it.
+    pub fn with_max_waiting(mut self, max_waiting: usize) -> Room {
+        self.max_waiting = max_waiting.max(1);
+        self
     }
 
     /// No participant is left: the room can be forgotten.
@@ -273,6 +289,24 @@ impl Room {
             return;
         }
         let creator = self.members().next().is_none();
+        let (_, waiting) = self.counts();
+        if !creator && waiting >= self.max_waiting {
+            // Each waiting participant costs every member a join_request
+            // (and a knock prompt): a bound that does not grow with the
+            // room's size limit (spec §2).
+            let max = self.max_waiting;
+            out.push(error(
+                &id,
+                ErrorCode::RoomFull,
+                format!("the room has its maximum of {max} participants waiting to be let in"),
+                Some("join"),
+            ));
+            out.push(Output::Close {
+                participant: id,
+                close: Close::Fatal(ErrorCode::RoomFull),
+            });
+            return;
+        }
         let (role, standing) = if creator {
             // The room restarts its group: a room with no member has no
             // waiting participant either (become_creator sees to that).

@@ -60,6 +60,9 @@ pub struct TlsFiles {
 pub struct ServerLimits {
     /// Participants (members and waiting) per room.
     pub max_participants: usize,
+    /// Waiting participants (joiners and knockers not yet members) per
+    /// room: each costs every member a `join_request` and a knock prompt.
+    pub max_waiting: usize,
     /// Rooms on this server.
     pub max_rooms: usize,
     /// Largest signalling message, in bytes of JSON text.
@@ -84,6 +87,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
             max_participants: 100,
+            max_waiting: sotto_proto::delivery::DEFAULT_MAX_WAITING,
             max_rooms: 1000,
             max_message_bytes: 524_288,
             messages_per_second: 20,
@@ -227,6 +231,12 @@ pub struct Cli {
     #[arg(long, env = "SOTTO_MAX_PARTICIPANTS", value_name = "N")]
     pub max_participants: Option<usize>,
 
+    /// Most participants waiting to be let into one room (joiners and
+    /// knockers that are not members yet) [default: 8]. A join beyond it
+    /// is refused with room_full.
+    #[arg(long, env = "SOTTO_MAX_WAITING", value_name = "N")]
+    pub max_waiting: Option<usize>,
+
     /// Most rooms on this server [default: 1000].
     #[arg(long, env = "SOTTO_MAX_ROOMS", value_name = "N")]
     pub max_rooms: Option<usize>,
@@ -270,6 +280,7 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileLimits {
     max_participants: Option<usize>,
+    max_waiting: Option<usize>,
     max_rooms: Option<usize>,
     max_message_bytes: Option<usize>,
     messages_per_second: Option<u32>,
@@ -355,6 +366,10 @@ impl Config {
                 .max_participants
                 .or(file.limits.max_participants)
                 .unwrap_or(d.max_participants),
+            max_waiting: cli
+                .max_waiting
+                .or(file.limits.max_waiting)
+                .unwrap_or(d.max_waiting),
             max_rooms: cli
                 .max_rooms
                 .or(file.limits.max_rooms)
@@ -389,9 +404,14 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
         let l = &self.limits;
-        if l.max_participants == 0 || l.max_rooms == 0 || l.messages_per_second == 0 {
+        if l.max_participants == 0
+            || l.max_waiting == 0
+            || l.max_rooms == 0
+            || l.messages_per_second == 0
+        {
             return invalid(
-                "max_participants, max_rooms and messages_per_second must be at least 1".into(),
+                "max_participants, max_waiting, max_rooms and messages_per_second must be at least 1"
+                    .into(),
             );
         }
         // The hard cap of a WebSocket message is 4x this (spec §2).
@@ -447,7 +467,7 @@ impl Config {
             .collect();
         let l = &self.limits;
         format!(
-            "listen = {}\ntls = {}\npublic_ip = {:?}\nudp_port = {}\ntcp_port = {}\nice_servers = {:?}\nmax_participants = {}\nmax_rooms = {}\nmax_message_bytes = {}\nmessages_per_second = {}\nlog = {}\n",
+            "listen = {}\ntls = {}\npublic_ip = {:?}\nudp_port = {}\ntcp_port = {}\nice_servers = {:?}\nmax_participants = {}\nmax_waiting = {}\nmax_rooms = {}\nmax_message_bytes = {}\nmessages_per_second = {}\nlog = {}\n",
             self.listen,
             match &self.tls {
                 Some(t) => format!("{} + {}", t.cert.display(), t.key.display()),
@@ -460,6 +480,7 @@ impl Config {
                 .map_or_else(|| "off".to_owned(), |p| p.to_string()),
             ice,
             l.max_participants,
+            l.max_waiting,
             l.max_rooms,
             l.max_message_bytes,
             l.messages_per_second,

@@ -25,6 +25,7 @@ use sotto_proto::delivery::{Close, Input, Output, Room, RoomSettings};
 pub struct Rooms {
     registry: Mutex<Registry>,
     settings: Arc<RoomSettings>,
+    max_waiting: usize,
     max_rooms: usize,
     media: Arc<dyn MediaPlane>,
     metrics: Arc<Metrics>,
@@ -56,9 +57,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Rooms {
-    /// No rooms yet.
+    /// No rooms yet. Each room will hold at most `max_waiting` waiting
+    /// participants; the server at most `max_rooms` rooms.
     pub fn new(
         settings: Arc<RoomSettings>,
+        max_waiting: usize,
         max_rooms: usize,
         media: Arc<dyn MediaPlane>,
         metrics: Arc<Metrics>,
@@ -66,6 +69,7 @@ impl Rooms {
         Rooms {
             registry: Mutex::default(),
             settings,
+            max_waiting,
             max_rooms,
             media,
             metrics,
@@ -108,7 +112,7 @@ impl Rooms {
                     tag: LogTag::room(&name),
                     name: name.clone(),
                     state: Mutex::new(RoomState {
-                        room: Room::new(self.settings.clone()),
+                        room: Room::new(self.settings.clone()).with_max_waiting(self.max_waiting),
                         outboxes: HashMap::new(),
                     }),
                 });

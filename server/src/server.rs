@@ -149,6 +149,7 @@ impl Server {
         });
         let rooms = Arc::new(Rooms::new(
             settings,
+            config.limits.max_waiting,
             config.limits.max_rooms,
             media.plane,
             Arc::new(Metrics::default()),

@@ -49,3 +49,39 @@ async fn an_oversized_key_package_is_refused_and_reaches_no_member() {
     b.expect_application(&a_id, b"still here").await;
     server.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_join_beyond_the_waiting_cap_is_room_full_and_the_room_goes_on() {
+    let mut config = test_config();
+    config.limits.max_waiting = 2;
+    let server = TestServer::start(config).await;
+    let ((mut a, _), (mut b, b_id)) = two_members(&server, "queue-room").await;
+
+    let (mut w1, w1_id, _) = server.join("queue-room").await;
+    let (_w2, _, _) = server.join("queue-room").await;
+    let mut w3 = server.connect().await;
+    w3.send_text(r#"{"v":1,"type":"join","room":"queue-room"}"#)
+        .await;
+    let e = w3.expect_error(ErrorCode::RoomFull).await;
+    assert!(matches!(
+        e,
+        ServerMessage::Error { in_reply_to: Some(ref t), .. } if t == "join"
+    ));
+    assert_eq!(w3.expect_close().await, Some(1013));
+    a.expect_nothing(QUIET).await;
+    b.expect_nothing(QUIET).await;
+
+    // Letting one in makes room for the next.
+    w1.key_package(b"kp-w1").await;
+    assert!(matches!(a.recv().await, ServerMessage::JoinRequest { .. }));
+    assert!(matches!(b.recv().await, ServerMessage::JoinRequest { .. }));
+    a.commit(1, &[&w1_id]).await;
+    assert_eq!(a.recv().await, ServerMessage::CommitAccepted { epoch: 1 });
+    assert!(matches!(b.recv().await, ServerMessage::Commit { .. }));
+    assert!(matches!(w1.recv().await, ServerMessage::Welcome { .. }));
+    let (_w4, _, role) = server.join("queue-room").await;
+    assert_eq!(role, sotto_proto::Role::Joiner);
+    b.application(b"still here").await;
+    a.expect_application(&b_id, b"still here").await;
+    server.stop().await.expect("clean stop");
+}

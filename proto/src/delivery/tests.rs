@@ -563,6 +563,46 @@ fn an_oversized_key_package_is_refused_and_never_relayed() {
 }
 
 #[test]
+fn a_room_refuses_and_closes_a_joiner_beyond_its_waiting_cap() {
+    let mut room = Room::new(settings(100)).with_max_waiting(2);
+    join(&mut room, "a");
+    join(&mut room, "w1");
+    key_package(&mut room, "w1", b"kp-w1");
+    join(&mut room, "w2");
+    let out = join(&mut room, "w3");
+    assert_eq!(errors_to(&out, "w3"), vec![ErrorCode::RoomFull]);
+    assert_eq!(
+        out.last(),
+        Some(&Output::Close {
+            participant: pid("w3"),
+            close: Close::Fatal(ErrorCode::RoomFull)
+        })
+    );
+    assert_eq!(out.len(), 2, "nobody else hears of it: {out:?}");
+    assert!(!room.contains(&pid("w3")));
+    assert_eq!(room.counts(), (1, 2));
+    // Once one is let in, the next one may wait.
+    let out = send(&mut room, "a", commit(0, &["w1"]));
+    assert!(out.contains(&Output::AddMember(pid("w1"))));
+    let out = join(&mut room, "w3");
+    assert!(errors_to(&out, "w3").is_empty(), "{out:?}");
+    assert_eq!(room.counts(), (2, 2));
+}
+
+#[test]
+fn rooms_hold_eight_waiting_participants_by_default() {
+    let mut room = Room::new(settings(100));
+    join(&mut room, "a");
+    for i in 0..DEFAULT_MAX_WAITING {
+        let out = join(&mut room, &format!("w{i}"));
+        assert!(errors_to(&out, &format!("w{i}")).is_empty());
+    }
+    let out = join(&mut room, "late");
+    assert_eq!(errors_to(&out, "late"), vec![ErrorCode::RoomFull]);
+    assert_eq!(DEFAULT_MAX_WAITING, 8);
+}
+
+#[test]
 fn media_negotiation_follows_who_offers_on_which_connection() {
     let mut room = room_with(&[], &[]);
     let sdp = |pc, kind| ClientMessage::Sdp {

@@ -26,6 +26,14 @@ fn no_flags_give_the_documented_defaults() {
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.media.udp_port, 10000);
     assert_eq!(config.limits.max_message_bytes, 524_288);
+    assert_eq!(config.limits.max_waiting, 8);
+}
+
+#[test]
+fn the_waiting_cap_comes_from_the_flag() {
+    let c = Config::resolve(&cli(&["--max-waiting", "2"])).expect("valid");
+    assert_eq!(c.limits.max_waiting, 2);
+    assert!(c.describe().contains("max_waiting = 2"), "{}", c.describe());
 }
 
 #[test]
@@ -55,6 +63,7 @@ log = "debug"
 
 [limits]
 max_rooms = 5
+max_waiting = 3
 messages_per_second = 7
 
 [[ice_servers]]
@@ -71,6 +80,7 @@ credential = "c"
     assert_eq!(c.limits.max_rooms, 9, "flag wins");
     assert_eq!(c.limits.messages_per_second, 7, "file wins over default");
     assert_eq!(c.limits.max_participants, 100, "default");
+    assert_eq!(c.limits.max_waiting, 3, "file wins over default");
     assert_eq!(c.log, "debug");
     assert_eq!(c.ice_servers.len(), 1);
     let tls = c.tls.expect("tls from file");
@@ -122,6 +132,7 @@ fn bad_configurations_are_explained() {
     for (args, needle) in [
         (&["--tls-cert", "c.pem"][..], "both"),
         (&["--max-rooms", "0"][..], "at least 1"),
+        (&["--max-waiting", "0"][..], "max_waiting"),
         (&["--max-message-bytes", "10"][..], "max_message_bytes"),
         (&["--public-ip", "0.0.0.0"][..], "0.0.0.0"),
         (&["--stun", "http://x"][..], "stun:"),
