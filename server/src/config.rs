@@ -27,6 +27,9 @@ pub struct Config {
     /// Serve HTTPS with these files; plain HTTP (behind a reverse proxy)
     /// when `None`.
     pub tls: Option<TlsFiles>,
+    /// The origins (`https://HOST[:PORT]`) whose pages may open the
+    /// signalling WebSocket; empty: the request's own `Host`.
+    pub public_origins: Vec<String>,
     /// Limits on rooms and messages.
     pub limits: ServerLimits,
     /// Timers and buffers of the signalling connections.
@@ -141,6 +144,7 @@ impl Default for Config {
             },
             ice_servers: Vec::new(),
             tls: None,
+            public_origins: Vec::new(),
             limits: ServerLimits::default(),
             timing: Timing::default(),
             log: "info".into(),
@@ -227,6 +231,21 @@ pub struct Cli {
     #[arg(long, env = "SOTTO_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
 
+    /// The origin people reach this server at (https://HOST or
+    /// https://HOST:PORT). A browser's WebSocket handshake whose Origin is
+    /// not one of these is refused with 403 (clients without a browser send
+    /// none and are let in). Unset: the Origin must name the host the
+    /// request was sent to (its Host header, any scheme). Set it behind a
+    /// reverse proxy that does not pass Host on (nginx's default). Repeat
+    /// or separate with commas.
+    #[arg(
+        long,
+        env = "SOTTO_PUBLIC_ORIGIN",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub public_origin: Vec<String>,
+
     /// Most participants in one room, members and waiting [default: 100].
     #[arg(long, env = "SOTTO_MAX_PARTICIPANTS", value_name = "N")]
     pub max_participants: Option<usize>,
@@ -271,6 +290,7 @@ struct FileConfig {
     ice_servers: Option<Vec<IceServer>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    public_origin: Option<Vec<String>>,
     log: Option<String>,
     #[serde(default)]
     limits: FileLimits,
@@ -392,6 +412,11 @@ impl Config {
             },
             ice_servers,
             tls,
+            public_origins: if cli.public_origin.is_empty() {
+                file.public_origin.unwrap_or_default()
+            } else {
+                cli.public_origin.clone()
+            },
             limits,
             timing: defaults.timing,
             log: cli.log.clone().or(file.log).unwrap_or(defaults.log),
@@ -445,6 +470,9 @@ impl Config {
                 }
             }
         }
+        if let Err(e) = crate::http::AllowedOrigins::new(&self.public_origins) {
+            return invalid(format!("public origin: {e}"));
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
             return invalid(format!("log filter {:?} is not valid: {e}", self.log));
         }
@@ -467,12 +495,13 @@ impl Config {
             .collect();
         let l = &self.limits;
         format!(
-            "listen = {}\ntls = {}\npublic_ip = {:?}\nudp_port = {}\ntcp_port = {}\nice_servers = {:?}\nmax_participants = {}\nmax_waiting = {}\nmax_rooms = {}\nmax_message_bytes = {}\nmessages_per_second = {}\nlog = {}\n",
+            "listen = {}\ntls = {}\npublic_origin = {:?}\npublic_ip = {:?}\nudp_port = {}\ntcp_port = {}\nice_servers = {:?}\nmax_participants = {}\nmax_waiting = {}\nmax_rooms = {}\nmax_message_bytes = {}\nmessages_per_second = {}\nlog = {}\n",
             self.listen,
             match &self.tls {
                 Some(t) => format!("{} + {}", t.cert.display(), t.key.display()),
                 None => "off (plain HTTP)".into(),
             },
+            self.public_origins,
             self.media.public_ips,
             self.media.udp_port,
             self.media

@@ -2,6 +2,9 @@
 //! WebSocket at `/ws` (spec §1, "Server paths").
 
 mod assets;
+mod origin;
+
+pub use origin::{AllowedOrigins, BadOrigin};
 
 use std::sync::Arc;
 
@@ -22,6 +25,8 @@ pub struct AppState {
     pub signalling: Arc<Signalling>,
     /// The media plane's counters.
     pub media_stats: Arc<MediaStats>,
+    /// Whose pages may open `/ws`.
+    pub origins: Arc<AllowedOrigins>,
 }
 
 /// Content-Security-Policy for the web client: its own scripts and wasm
@@ -82,7 +87,26 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+async fn websocket(
+    State(state): State<AppState>,
+    request: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let header = |name| {
+        request
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if !state
+        .origins
+        .allows(header(header::ORIGIN), header(header::HOST))
+    {
+        tracing::debug!("WebSocket from a foreign origin refused");
+        return plain(
+            StatusCode::FORBIDDEN,
+            "this origin may not open the WebSocket",
+        );
+    }
     let signalling = state.signalling;
     let cap = signalling.hard_message_cap();
     upgrade

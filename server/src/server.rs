@@ -109,6 +109,9 @@ pub enum StartError {
     /// The TLS certificate or key could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),
+    /// A configured public origin is not an origin.
+    #[error("public origin: {0}")]
+    Origin(#[from] http::BadOrigin),
 }
 
 /// A bound server, ready to run.
@@ -169,6 +172,7 @@ impl Server {
             state: AppState {
                 signalling,
                 media_stats: media.stats,
+                origins: Arc::new(http::AllowedOrigins::new(&config.public_origins)?),
             },
             media_events: media.events,
             stop,

@@ -30,6 +30,19 @@ fn no_flags_give_the_documented_defaults() {
 }
 
 #[test]
+fn public_origins_come_from_flags_or_the_file() {
+    let c = Config::resolve(&cli(&[
+        "--public-origin",
+        "https://a.example,https://b.example",
+    ]))
+    .expect("valid");
+    assert_eq!(c.public_origins, ["https://a.example", "https://b.example"]);
+    let path = file("origins", "public_origin = [\"https://c.example\"]\n");
+    let c = Config::resolve(&cli(&["--config", path.to_str().expect("utf-8")])).expect("valid");
+    assert_eq!(c.public_origins, ["https://c.example"]);
+}
+
+#[test]
 fn the_waiting_cap_comes_from_the_flag() {
     let c = Config::resolve(&cli(&["--max-waiting", "2"])).expect("valid");
     assert_eq!(c.limits.max_waiting, 2);
@@ -136,6 +149,7 @@ fn bad_configurations_are_explained() {
         (&["--max-message-bytes", "10"][..], "max_message_bytes"),
         (&["--public-ip", "0.0.0.0"][..], "0.0.0.0"),
         (&["--stun", "http://x"][..], "stun:"),
+        (&["--public-origin", "call.example"][..], "public origin"),
         (&["--log", "sotto=nonsense=1"][..], "log filter"),
     ] {
         let err = Config::resolve(&cli(args)).expect_err(needle);
