@@ -222,7 +222,8 @@ pub struct Cli {
     )]
     pub turn_credential: Option<String>,
 
-    /// TLS certificate chain (PEM). With --tls-key, serve HTTPS directly;
+    /// TLS certificate chain (PEM). With --tls-key, serve HTTPS directly
+    /// (every response then carries Strict-Transport-Security for a year);
     /// without both, serve plain HTTP for a reverse proxy to wrap.
     #[arg(long, env = "SOTTO_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,

@@ -27,7 +27,15 @@ pub struct AppState {
     pub media_stats: Arc<MediaStats>,
     /// Whose pages may open `/ws`.
     pub origins: Arc<AllowedOrigins>,
+    /// The server speaks TLS itself: responses carry HSTS.
+    pub tls: bool,
 }
+
+/// HSTS (RFC 6797) for a server that serves TLS itself: a year, the
+/// commonly recommended minimum. Not `includeSubDomains`: the operator's
+/// other hosts are not ours to decide for. Behind a reverse proxy the
+/// proxy owns TLS and sets this.
+const HSTS: &str = "max-age=31536000";
 
 /// Content-Security-Policy for the web client: its own scripts and wasm
 /// only (`'wasm-unsafe-eval'` compiles WebAssembly without allowing
@@ -40,7 +48,8 @@ const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
 
 /// The router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let tls = state.tls;
+    let router = Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -49,8 +58,21 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(favicon))
         .route("/{room}", get(room_page))
         .fallback(not_found)
-        .layer(axum::middleware::map_response(security_headers))
-        .with_state(state)
+        .layer(axum::middleware::map_response(security_headers));
+    let router = if tls {
+        router.layer(axum::middleware::map_response(strict_transport_security))
+    } else {
+        router
+    };
+    router.with_state(state)
+}
+
+async fn strict_transport_security(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static(HSTS),
+    );
+    response
 }
 
 async fn security_headers(mut response: Response) -> Response {

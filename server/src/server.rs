@@ -173,6 +173,7 @@ impl Server {
                 signalling,
                 media_stats: media.stats,
                 origins: Arc::new(http::AllowedOrigins::new(&config.public_origins)?),
+                tls: config.tls.is_some(),
             },
             media_events: media.events,
             stop,

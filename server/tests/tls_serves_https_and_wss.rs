@@ -1,5 +1,6 @@
 //! With a certificate and key configured, the server speaks TLS itself:
-//! `/healthz` over HTTPS and the signalling WebSocket over WSS.
+//! `/healthz` over HTTPS and the signalling WebSocket over WSS, and every
+//! response tells browsers to come back over HTTPS only (HSTS).
 
 #[path = "support/harness.rs"]
 mod harness;
@@ -37,14 +38,51 @@ fn connector() -> TlsConnector {
     TlsConnector::from(Arc::new(config))
 }
 
-#[tokio::test]
-async fn https_and_wss_work_with_a_configured_certificate() {
+fn tls_config() -> sotto_server::config::Config {
     let mut config = test_config();
     config.tls = Some(TlsFiles {
         cert: fixture("cert.pem"),
         key: fixture("key.pem"),
     });
-    let server = TestServer::start(config).await;
+    config
+}
+
+/// `GET path` over HTTPS: (status, lower-cased header block, body).
+async fn https_get(server: &TestServer, path: &str) -> (u16, String, Vec<u8>) {
+    let name = ServerName::try_from("localhost").expect("name");
+    let tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("tcp");
+    let mut tls = connector().connect(name, tcp).await.expect("handshake");
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut response = Vec::new();
+    // A peer closing without close_notify is fine for these checks.
+    let _ = tls.read_to_end(&mut response).await;
+    parse_http(&response)
+}
+
+#[tokio::test]
+async fn every_https_response_carries_hsts() {
+    let server = TestServer::start(tls_config()).await;
+    for (path, expected) in [("/healthz", 200), ("/", 200), ("/no/such/page", 404)] {
+        let (status, head, _) = https_get(&server, path).await;
+        assert_eq!(status, expected, "{path}");
+        assert!(
+            head.contains("\r\nstrict-transport-security: max-age=31536000\r\n")
+                || head.ends_with("\r\nstrict-transport-security: max-age=31536000"),
+            "{path}: {head}"
+        );
+    }
+    server.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn https_and_wss_work_with_a_configured_certificate() {
+    let server = TestServer::start(tls_config()).await;
     let name = ServerName::try_from("localhost").expect("name");
 
     let tcp = tokio::net::TcpStream::connect(server.addr)
