@@ -20,6 +20,8 @@ pub const DEFAULT_UDP_PORT: u16 = 10000;
 pub struct Config {
     /// Where HTTP (and the signalling WebSocket) listens.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served instead of on `listen`, if set.
+    pub metrics_listen: Option<SocketAddr>,
     /// What the SFU needs to know about the network.
     pub media: MediaConfig,
     /// STUN/TURN servers handed to clients in `joined`.
@@ -137,6 +139,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: DEFAULT_LISTEN,
+            metrics_listen: None,
             media: MediaConfig {
                 public_ips: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
                 udp_port: DEFAULT_UDP_PORT,
@@ -176,6 +179,14 @@ pub struct Cli {
     /// every interface.
     #[arg(long, env = "SOTTO_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+
+    /// Serve /metrics (plain HTTP) on this address only, and answer 404 for
+    /// it on --listen. Unset, /metrics is on --listen for anyone to read:
+    /// a public instance should set this to a loopback or private address,
+    /// since the counters tell how many rooms and people are on the server
+    /// right now.
+    #[arg(long, env = "SOTTO_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// Address(es) the SFU announces as ICE candidates: the address clients
     /// reach this host at [default: the listen address if it names one,
@@ -285,6 +296,7 @@ pub struct Cli {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<SocketAddr>,
+    metrics_listen: Option<SocketAddr>,
     public_ip: Option<Vec<IpAddr>>,
     udp_port: Option<u16>,
     tcp_port: Option<u16>,
@@ -406,6 +418,7 @@ impl Config {
         };
         let config = Config {
             listen,
+            metrics_listen: cli.metrics_listen.or(file.metrics_listen),
             media: MediaConfig {
                 public_ips,
                 udp_port: cli.udp_port.or(file.udp_port).unwrap_or(DEFAULT_UDP_PORT),
@@ -471,6 +484,15 @@ impl Config {
                 }
             }
         }
+        if self
+            .metrics_listen
+            .is_some_and(|m| m == self.listen && m.port() != 0)
+        {
+            return invalid(format!(
+                "metrics_listen must be another address than listen ({})",
+                self.listen
+            ));
+        }
         if let Err(e) = crate::http::AllowedOrigins::new(&self.public_origins) {
             return invalid(format!("public origin: {e}"));
         }
@@ -496,8 +518,10 @@ impl Config {
             .collect();
         let l = &self.limits;
         format!(
-            "listen = {}\ntls = {}\npublic_origin = {:?}\npublic_ip = {:?}\nudp_port = {}\ntcp_port = {}\nice_servers = {:?}\nmax_participants = {}\nmax_waiting = {}\nmax_rooms = {}\nmax_message_bytes = {}\nmessages_per_second = {}\nlog = {}\n",
+            "listen = {}\nmetrics_listen = {}\ntls = {}\npublic_origin = {:?}\npublic_ip = {:?}\nudp_port = {}\ntcp_port = {}\nice_servers = {:?}\nmax_participants = {}\nmax_waiting = {}\nmax_rooms = {}\nmax_message_bytes = {}\nmessages_per_second = {}\nlog = {}\n",
             self.listen,
+            self.metrics_listen
+                .map_or_else(|| "off (/metrics on listen)".to_owned(), |a| a.to_string()),
             match &self.tls {
                 Some(t) => format!("{} + {}", t.cert.display(), t.key.display()),
                 None => "off (plain HTTP)".into(),

@@ -1,5 +1,7 @@
 //! HTTP: the web client, `/healthz`, `/metrics` and the signalling
-//! WebSocket at `/ws` (spec §1, "Server paths").
+//! WebSocket at `/ws` (spec §1, "Server paths"). `/metrics` can be moved
+//! to a listener of its own ([`metrics_router`]), so that a public
+//! instance does not tell the world how many calls it carries.
 
 mod assets;
 mod origin;
@@ -46,13 +48,19 @@ const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
     media-src 'self' blob: mediastream:; connect-src 'self'; font-src 'self'; \
     manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// The router.
-pub fn router(state: AppState) -> Router {
+/// The router of the main listener; with `with_metrics` false `/metrics`
+/// is a missing page there (it is served by [`metrics_router`] instead).
+pub fn router(state: AppState, with_metrics: bool) -> Router {
     let tls = state.tls;
     let router = Router::new()
         .route("/", get(index))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz));
+    let router = if with_metrics {
+        router.route("/metrics", get(metrics))
+    } else {
+        router.route("/metrics", get(not_found))
+    };
+    let router = router
         .route("/ws", get(websocket))
         .route("/static/{*path}", get(static_asset))
         .route("/favicon.ico", get(favicon))
@@ -65,6 +73,14 @@ pub fn router(state: AppState) -> Router {
         router
     };
     router.with_state(state)
+}
+
+/// The router of the metrics listener: `/metrics`, and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
 }
 
 async fn strict_transport_security(mut response: Response) -> Response {

@@ -118,6 +118,8 @@ pub enum StartError {
 pub struct Server {
     listener: Listener,
     local_addr: SocketAddr,
+    /// `/metrics` on its own listener (`--metrics-listen`).
+    metrics: Option<(TcpListener, SocketAddr)>,
     state: AppState,
     media_events: mpsc::UnboundedReceiver<MediaEvent>,
     stop: watch::Sender<bool>,
@@ -142,6 +144,15 @@ impl Server {
             addr: config.listen,
             source,
         })?;
+        let metrics = match config.metrics_listen {
+            Some(addr) => {
+                let bind_error = |source| StartError::Bind { addr, source };
+                let tcp = TcpListener::bind(addr).await.map_err(bind_error)?;
+                let local = tcp.local_addr().map_err(bind_error)?;
+                Some((tcp, local))
+            }
+            None => None,
+        };
         let listener = match &config.tls {
             Some(files) => Listener::Tls(tls::TlsListener::new(tcp, tls::server_config(files)?)),
             None => Listener::Plain(tcp),
@@ -169,6 +180,7 @@ impl Server {
         Ok(Server {
             listener,
             local_addr,
+            metrics,
             state: AppState {
                 signalling,
                 media_stats: media.stats,
@@ -186,6 +198,12 @@ impl Server {
         self.local_addr
     }
 
+    /// The address `/metrics` is served on, if it has a listener of its
+    /// own (useful with port 0).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// Whether the server speaks TLS itself.
     pub fn is_tls(&self) -> bool {
         matches!(self.listener, Listener::Tls(_))
@@ -201,6 +219,7 @@ impl Server {
         let Server {
             listener,
             local_addr: _,
+            metrics,
             state,
             mut media_events,
             stop,
@@ -214,11 +233,19 @@ impl Server {
                 events_rooms.media_event(event);
             }
         });
-        let app = http::router(state);
-        let mut stopped = stop.subscribe();
-        let stopped_serving = async move {
-            let _ = stopped.wait_for(|s| *s).await;
+        let app = http::router(state.clone(), metrics.is_none());
+        let stopped_by = |stop: &watch::Sender<bool>| {
+            let mut stopped = stop.subscribe();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
         };
+        let stopped_serving = stopped_by(&stop);
+        let metrics_serving = metrics.map(|(tcp, _)| {
+            let app = http::metrics_router(state);
+            let stopped = stopped_by(&stop);
+            tokio::spawn(async move { axum::serve(tcp, app).with_graceful_shutdown(stopped).await })
+        });
         let serving = match listener {
             Listener::Plain(l) => tokio::spawn(async move {
                 axum::serve(l, app)
@@ -249,6 +276,14 @@ impl Server {
             );
         }
         events.abort();
+        if let Some(mut metrics_serving) = metrics_serving
+            && tokio::time::timeout(grace, &mut metrics_serving)
+                .await
+                .is_err()
+        {
+            // A scrape that hangs: shutdown is bounded all the same.
+            metrics_serving.abort();
+        }
         match tokio::time::timeout(grace, serving).await {
             Ok(Ok(result)) => result,
             // The HTTP side did not wind down in time (a slow request):

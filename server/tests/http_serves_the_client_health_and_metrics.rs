@@ -1,10 +1,11 @@
 //! `/healthz`, the web client at `/` and `/ROOM`, static assets with their
-//! headers, and `/metrics` in Prometheus text that counts errors by code.
+//! headers, and `/metrics` in Prometheus text that counts errors by code,
+//! on the main listener or, with `--metrics-listen`, only on its own.
 
 #[path = "support/harness.rs"]
 mod harness;
 
-use harness::{TestServer, test_config};
+use harness::{TestServer, get_at, test_config};
 use sotto_proto::ErrorCode;
 
 #[tokio::test]
@@ -132,6 +133,31 @@ async fn metrics_parse_as_prometheus_text_and_count_errors_by_code() {
         "sotto_dropped_packets_total",
     ] {
         assert_eq!(value(series), 0.0);
+    }
+    server.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn with_a_metrics_listener_metrics_are_served_there_only() {
+    let mut config = test_config();
+    config.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    let server = TestServer::start(config).await;
+    let metrics_addr = server.metrics_addr.expect("a metrics listener");
+    assert_ne!(metrics_addr, server.addr);
+
+    let (status, _, body) = server.get("/metrics").await;
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    assert!(!String::from_utf8_lossy(&body).contains("sotto_rooms"));
+    let (status, _, _) = server.get("/healthz").await;
+    assert_eq!(status, 200, "the rest stays on the main listener");
+
+    let (status, head, body) = get_at(metrics_addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(head.contains("content-type: text/plain; version=0.0.4"));
+    parse_prometheus(&String::from_utf8(body).expect("utf-8"));
+    for elsewhere in ["/", "/healthz", "/ws", "/static/index.html"] {
+        let (status, _, _) = get_at(metrics_addr, elsewhere).await;
+        assert_eq!(status, 404, "{elsewhere} is not on the metrics listener");
     }
     server.stop().await.expect("clean stop");
 }

@@ -38,6 +38,12 @@ fn help_explains_the_options() {
         "--tls-cert",
         "--max-rooms",
         "--config",
+        "--max-waiting",
+        "SOTTO_MAX_WAITING",
+        "--public-origin",
+        "--metrics-listen",
+        "SOTTO_METRICS_LISTEN",
+        "a public instance should set this",
     ] {
         assert!(
             help.contains(needle),
@@ -68,6 +74,9 @@ fn flags_beat_the_environment_which_beats_the_file() {
         .env("SOTTO_MAX_ROOMS", "8")
         .env("SOTTO_TURN", "turn:t.example:3478")
         .env("SOTTO_TURN_CREDENTIAL", "do-not-print-me")
+        .env("SOTTO_MAX_WAITING", "5")
+        .env("SOTTO_METRICS_LISTEN", "127.0.0.1:9100")
+        .env("SOTTO_PUBLIC_ORIGIN", "https://call.example")
         .output()
         .expect("run");
     assert!(
@@ -93,6 +102,16 @@ fn flags_beat_the_environment_which_beats_the_file() {
         "{printed}"
     );
     assert!(!printed.contains("do-not-print-me"), "{printed}");
+    for line in [
+        "max_waiting = 5",
+        "metrics_listen = 127.0.0.1:9100",
+        "public_origin = [\"https://call.example\"]",
+    ] {
+        assert!(
+            printed.contains(line),
+            "{line} from the environment: {printed}"
+        );
+    }
 
     let output = clean_command()
         .args(["--max-message-bytes", "1"])

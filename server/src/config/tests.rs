@@ -43,6 +43,22 @@ fn public_origins_come_from_flags_or_the_file() {
 }
 
 #[test]
+fn metrics_get_their_own_listener_only_when_asked() {
+    assert_eq!(
+        Config::resolve(&cli(&[])).expect("valid").metrics_listen,
+        None
+    );
+    let c = Config::resolve(&cli(&["--metrics-listen", "127.0.0.1:9100"])).expect("valid");
+    assert_eq!(
+        c.metrics_listen,
+        Some("127.0.0.1:9100".parse().expect("addr"))
+    );
+    let err = Config::resolve(&cli(&["--metrics-listen", "127.0.0.1:8080"]))
+        .expect_err("the same address twice");
+    assert!(err.to_string().contains("metrics_listen"), "{err}");
+}
+
+#[test]
 fn the_waiting_cap_comes_from_the_flag() {
     let c = Config::resolve(&cli(&["--max-waiting", "2"])).expect("valid");
     assert_eq!(c.limits.max_waiting, 2);

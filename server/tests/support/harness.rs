@@ -36,6 +36,8 @@ pub fn test_config() -> Config {
 /// A running server.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is, when it has a listener of its own.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -48,12 +50,14 @@ impl TestServer {
     pub async fn start_with_media(config: Config, media: Media) -> TestServer {
         let server = Server::bind(&config, media).await.expect("bind");
         let addr = server.local_addr();
+        let metrics_addr = server.metrics_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
+            metrics_addr,
             stop: Some(stop),
             task: Some(task),
         }
@@ -84,20 +88,14 @@ impl TestServer {
     }
 
     pub async fn request(&self, raw: &str) -> (u16, String, Vec<u8>) {
-        let mut tcp = TcpStream::connect(self.addr).await.expect("tcp");
-        tcp.write_all(raw.as_bytes()).await.expect("write");
-        let mut response = Vec::new();
-        tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut response))
-            .await
-            .expect("response in time")
-            .expect("read");
-        parse_http(&response)
+        request_at(self.addr, raw).await
     }
 
     /// The value of one metric line, e.g. `sotto_rooms` or
-    /// `sotto_signalling_errors_total{code="bad_message"}`.
+    /// `sotto_signalling_errors_total{code="bad_message"}`, from wherever
+    /// `/metrics` is served.
     pub async fn metric(&self, series: &str) -> u64 {
-        let (status, _, body) = self.get("/metrics").await;
+        let (status, _, body) = get_at(self.metrics_addr.unwrap_or(self.addr), "/metrics").await;
         assert_eq!(status, 200);
         let text = String::from_utf8(body).expect("utf-8");
         text.lines()
@@ -118,6 +116,27 @@ impl TestServer {
             .expect("stops in time")
             .expect("no panic")
     }
+}
+
+/// `GET path` over HTTP/1.1 at `addr`.
+pub async fn get_at(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
+    request_at(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
+
+/// A raw HTTP/1.1 request to `addr`, read to its end.
+pub async fn request_at(addr: SocketAddr, raw: &str) -> (u16, String, Vec<u8>) {
+    let mut tcp = TcpStream::connect(addr).await.expect("tcp");
+    tcp.write_all(raw.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut response))
+        .await
+        .expect("response in time")
+        .expect("read");
+    parse_http(&response)
 }
 
 pub fn parse_http(response: &[u8]) -> (u16, String, Vec<u8>) {
