@@ -43,6 +43,7 @@ mod keyframe;
 mod negotiation;
 mod peer;
 mod rewrite;
+mod sdp_bounds;
 #[cfg(feature = "test-tamper")]
 pub mod tamper;
 

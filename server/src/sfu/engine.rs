@@ -169,6 +169,8 @@ struct Member {
     opened: Vec<Opened>,
     subscribed: HashMap<TrackId, SubTrack>,
     negotiation: SubNegotiation,
+    /// Media sections of the latest `sub` offer: what bounds the answer.
+    sub_sections: usize,
     failure_reported: bool,
 }
 

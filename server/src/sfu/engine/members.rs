@@ -36,6 +36,7 @@ impl Engine {
                 opened: Vec::new(),
                 subscribed: HashMap::new(),
                 negotiation: SubNegotiation::default(),
+                sub_sections: 0,
                 failure_reported: false,
             },
         );

@@ -27,6 +27,7 @@ use sotto_proto::MediaKind;
 
 use crate::sfu::peer;
 use crate::sfu::rewrite::SeqRewriter;
+use crate::sfu::sdp_bounds;
 
 /// Why a `pub` offer's `tracks` list was refused.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +101,8 @@ impl Engine {
         tracks: &[PublishedTrack],
     ) -> Result<(), (ErrorCode, String)> {
         let bad = |e: &dyn std::fmt::Display| (ErrorCode::BadMessage, e.to_string());
+        sdp_bounds::check_pub_offer(sdp)
+            .map_err(|e| (ErrorCode::MessageTooLarge, e.to_string()))?;
         let offer = RTCSessionDescription::offer(sdp.to_owned()).map_err(|e| bad(&e))?;
         check_tracks(&offer, tracks).map_err(|e| bad(&e))?;
         self.ensure_peer(now, id, PcKind::Pub)
@@ -326,6 +329,7 @@ impl Engine {
                 trace!(%sdp, "sub offer");
                 if let Some(m) = self.members.get_mut(&id) {
                     m.negotiation.offer_sent();
+                    m.sub_sections = sdp_bounds::media_sections(&sdp);
                 }
                 self.send(
                     id,
@@ -432,6 +436,10 @@ impl Engine {
         let Some(m) = self.members.get_mut(&id) else {
             return Ok(());
         };
+        // Before anything else: a refused answer leaves the offer
+        // outstanding, to be answered again.
+        sdp_bounds::check_sub_answer(sdp, m.sub_sections)
+            .map_err(|e| (ErrorCode::MessageTooLarge, e.to_string()))?;
         let next = m
             .negotiation
             .answer_received()

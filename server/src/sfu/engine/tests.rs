@@ -174,6 +174,76 @@ fn client_offer(now: Instant) -> String {
     offer.sdp
 }
 
+/// A `pub` offer message with `sdp` and one mic on mid "0".
+fn pub_offer(sdp: &str) -> ClientMessage {
+    serde_json::from_value(serde_json::json!({
+        "type": "sdp", "pc": "pub", "kind": "offer", "sdp": sdp,
+        "tracks": [{"mid": "0", "source": "mic"}]
+    }))
+    .expect("sdp message")
+}
+
+#[test]
+fn an_offer_too_big_or_with_too_many_sections_is_refused_before_parsing() {
+    let (mut engine, _) = engine();
+    let now = Instant::now();
+    let p = who("kq4pZsWm0cB2v9Ae");
+    engine.handle_command(now, Command::AddMember(room(), p.clone()));
+    let real = client_offer(now);
+    let section = &real[real.find("m=").expect("a media section")..];
+    // 17 copies of the real section: a valid offer, one over the cap.
+    let head = &real[..real.find("m=").expect("a media section")];
+    let many = format!(
+        "{head}{}",
+        (0..=crate::sfu::sdp_bounds::MAX_PUB_SECTIONS)
+            .map(|i| section.replace("a=mid:0", &format!("a=mid:{i}")))
+            .collect::<String>()
+    );
+    let padded = format!(
+        "{real}a=x-padding:{}\r\n",
+        "x".repeat(crate::sfu::sdp_bounds::MAX_SDP_BYTES)
+    );
+    for offer in [many, padded] {
+        engine.handle_command(now, Command::Signal(room(), p.clone(), pub_offer(&offer)));
+        assert_eq!(errors(&mut engine), vec![ErrorCode::MessageTooLarge]);
+        let m = &engine.members[&engine.ids[&(room(), p.clone())]];
+        assert!(m.publisher.is_none(), "no connection was built for it");
+    }
+    // The member goes on: a proper offer is answered.
+    engine.handle_command(now, Command::Signal(room(), p.clone(), pub_offer(&real)));
+    let answer = engine.poll_event();
+    assert!(
+        matches!(
+            &answer,
+            Some(MediaEvent::Signal {
+                message: ServerMessage::Sdp {
+                    pc: PcKind::Pub,
+                    kind: sotto_proto::SdpKind::Answer,
+                    ..
+                },
+                ..
+            })
+        ),
+        "{answer:?}"
+    );
+}
+
+#[test]
+fn a_sub_answer_with_more_sections_than_the_offer_is_refused() {
+    let (mut engine, _) = engine();
+    let now = Instant::now();
+    let p = who("kq4pZsWm0cB2v9Ae");
+    engine.handle_command(now, Command::AddMember(room(), p.clone()));
+    // No offer was made: not even one section may come back.
+    let answer = serde_json::from_value(serde_json::json!({
+        "type": "sdp", "pc": "sub", "kind": "answer",
+        "sdp": "v=0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    }))
+    .expect("sdp message");
+    engine.handle_command(now, Command::Signal(room(), p, answer));
+    assert_eq!(errors(&mut engine), vec![ErrorCode::MessageTooLarge]);
+}
+
 #[test]
 fn a_connection_that_never_connects_fails_the_member_after_the_grace_time() {
     let (mut engine, _) = engine();
