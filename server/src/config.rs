@@ -75,6 +75,11 @@ pub struct ServerLimits {
     /// Sustained signalling messages per second per connection; bursts of
     /// twice this are allowed.
     pub messages_per_second: u32,
+    /// Open signalling WebSockets from one client address (an IPv6 /64);
+    /// loopback is not counted. 0: no limit.
+    pub max_connections_per_ip: usize,
+    /// Open signalling WebSockets in all. 0: no limit.
+    pub max_connections: usize,
 }
 
 impl ServerLimits {
@@ -96,6 +101,8 @@ impl Default for ServerLimits {
             max_rooms: 1000,
             max_message_bytes: 524_288,
             messages_per_second: 20,
+            max_connections_per_ip: 16,
+            max_connections: 4096,
         }
     }
 }
@@ -281,6 +288,19 @@ pub struct Cli {
     #[arg(long, env = "SOTTO_MESSAGES_PER_SECOND", value_name = "N")]
     pub messages_per_second: Option<u32>,
 
+    /// Most open signalling WebSockets from one client address (IPv6: one
+    /// /64); beyond it the handshake gets HTTP 429 [default: 16; 0: no
+    /// limit]. Loopback peers (a reverse proxy on this host) are not
+    /// counted. Behind a reverse proxy on another host every client has
+    /// the proxy's address: raise this or set it to 0 there.
+    #[arg(long, env = "SOTTO_MAX_CONNECTIONS_PER_IP", value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+
+    /// Most open signalling WebSockets in all; beyond it the handshake
+    /// gets HTTP 429 [default: 4096; 0: no limit].
+    #[arg(long, env = "SOTTO_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
     /// Log filter, e.g. `info` or `sotto_server=debug` [default: info].
     /// Room names and participant ids appear only at trace level.
     #[arg(long, env = "SOTTO_LOG", value_name = "FILTER")]
@@ -317,6 +337,8 @@ struct FileLimits {
     max_rooms: Option<usize>,
     max_message_bytes: Option<usize>,
     messages_per_second: Option<u32>,
+    max_connections_per_ip: Option<usize>,
+    max_connections: Option<usize>,
 }
 
 /// A configuration that cannot be used, said so that an operator can fix it.
@@ -415,6 +437,14 @@ impl Config {
                 .messages_per_second
                 .or(file.limits.messages_per_second)
                 .unwrap_or(d.messages_per_second),
+            max_connections_per_ip: cli
+                .max_connections_per_ip
+                .or(file.limits.max_connections_per_ip)
+                .unwrap_or(d.max_connections_per_ip),
+            max_connections: cli
+                .max_connections
+                .or(file.limits.max_connections)
+                .unwrap_or(d.max_connections),
         };
         let config = Config {
             listen,
@@ -518,7 +548,7 @@ impl Config {
             .collect();
         let l = &self.limits;
         format!(
-            "listen = {}\nmetrics_listen = {}\ntls = {}\npublic_origin = {:?}\npublic_ip = {:?}\nudp_port = {}\ntcp_port = {}\nice_servers = {:?}\nmax_participants = {}\nmax_waiting = {}\nmax_rooms = {}\nmax_message_bytes = {}\nmessages_per_second = {}\nlog = {}\n",
+            "listen = {}\nmetrics_listen = {}\ntls = {}\npublic_origin = {:?}\npublic_ip = {:?}\nudp_port = {}\ntcp_port = {}\nice_servers = {:?}\nmax_participants = {}\nmax_waiting = {}\nmax_rooms = {}\nmax_message_bytes = {}\nmessages_per_second = {}\nmax_connections_per_ip = {}\nmax_connections = {}\nlog = {}\n",
             self.listen,
             self.metrics_listen
                 .map_or_else(|| "off (/metrics on listen)".to_owned(), |a| a.to_string()),
@@ -538,6 +568,8 @@ impl Config {
             l.max_rooms,
             l.max_message_bytes,
             l.messages_per_second,
+            l.max_connections_per_ip,
+            l.max_connections,
             self.log,
         )
     }

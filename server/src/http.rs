@@ -8,10 +8,11 @@ mod origin;
 
 pub use origin::{AllowedOrigins, BadOrigin};
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -32,6 +33,11 @@ pub struct AppState {
     /// The server speaks TLS itself: responses carry HSTS.
     pub tls: bool,
 }
+
+/// The client's address (the TCP peer), as the listeners hand it to the
+/// router (`into_make_service_with_connect_info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
 
 /// HSTS (RFC 6797) for a server that serves TLS itself: a year, the
 /// commonly recommended minimum. Not `includeSubDomains`: the operator's
@@ -127,6 +133,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn websocket(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<PeerAddr>,
     request: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -146,11 +153,27 @@ async fn websocket(
         );
     }
     let signalling = state.signalling;
+    // Held by the connection until it closes (or by the upgrade until it
+    // fails), so the count is of WebSockets actually open.
+    let slot = match signalling.connections.open(peer.0.ip()) {
+        Ok(slot) => slot,
+        Err(refused) => {
+            // No address in the log: the reason is enough.
+            tracing::info!("WebSocket refused: {refused}");
+            return plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many connections; try again later",
+            );
+        }
+    };
     let cap = signalling.hard_message_cap();
     upgrade
         .max_message_size(cap)
         .max_frame_size(cap)
-        .on_upgrade(move |socket| signal::serve(socket, signalling))
+        .on_upgrade(move |socket| async move {
+            signal::serve(socket, signalling).await;
+            drop(slot);
+        })
 }
 
 async fn index(request: HeaderMap) -> Response {

@@ -12,11 +12,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, PeerAddr};
 use crate::media::{MediaEvent, MediaPlane, MediaStats, NoMedia};
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
 use crate::signal::Signalling;
+use crate::signal::connections::Connections;
 use sotto_proto::delivery::RoomSettings;
 
 /// The media plane as signalling sees it: calls go to `plane`, events come
@@ -176,6 +177,10 @@ impl Server {
             timing: config.timing,
             stopping,
             open: open.clone(),
+            connections: Arc::new(Connections::new(
+                config.limits.max_connections,
+                config.limits.max_connections_per_ip,
+            )),
         });
         Ok(Server {
             listener,
@@ -248,11 +253,13 @@ impl Server {
         });
         let serving = match listener {
             Listener::Plain(l) => tokio::spawn(async move {
+                let app = app.into_make_service_with_connect_info::<PeerAddr>();
                 axum::serve(l, app)
                     .with_graceful_shutdown(stopped_serving)
                     .await
             }),
             Listener::Tls(l) => tokio::spawn(async move {
+                let app = app.into_make_service_with_connect_info::<PeerAddr>();
                 axum::serve(l, app)
                     .with_graceful_shutdown(stopped_serving)
                     .await
@@ -290,5 +297,21 @@ impl Server {
             // exit anyway, shutdown must be bounded.
             Ok(Err(_)) | Err(_) => Ok(()),
         }
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
     }
 }

@@ -6,6 +6,7 @@
 //! writer drains the connection's bounded [`outbox::Outbox`]. A peer that
 //! stops reading only fills its own outbox, and is closed when it is full.
 
+pub mod connections;
 pub mod outbox;
 mod rate;
 
@@ -46,6 +47,8 @@ pub struct Signalling {
     pub stopping: watch::Receiver<bool>,
     /// How many connections are open; shutdown waits for 0.
     pub open: watch::Sender<usize>,
+    /// The limits on open connections, in all and per address.
+    pub connections: Arc<connections::Connections>,
 }
 
 impl Signalling {

@@ -44,6 +44,9 @@ fn help_explains_the_options() {
         "--metrics-listen",
         "SOTTO_METRICS_LISTEN",
         "a public instance should set this",
+        "--max-connections-per-ip",
+        "SOTTO_MAX_CONNECTIONS_PER_IP",
+        "--max-connections",
     ] {
         assert!(
             help.contains(needle),
@@ -77,6 +80,8 @@ fn flags_beat_the_environment_which_beats_the_file() {
         .env("SOTTO_MAX_WAITING", "5")
         .env("SOTTO_METRICS_LISTEN", "127.0.0.1:9100")
         .env("SOTTO_PUBLIC_ORIGIN", "https://call.example")
+        .env("SOTTO_MAX_CONNECTIONS_PER_IP", "0")
+        .env("SOTTO_MAX_CONNECTIONS", "99")
         .output()
         .expect("run");
     assert!(
@@ -106,6 +111,8 @@ fn flags_beat_the_environment_which_beats_the_file() {
         "max_waiting = 5",
         "metrics_listen = 127.0.0.1:9100",
         "public_origin = [\"https://call.example\"]",
+        "max_connections_per_ip = 0",
+        "max_connections = 99",
     ] {
         assert!(
             printed.contains(line),

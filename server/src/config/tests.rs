@@ -59,6 +59,35 @@ fn metrics_get_their_own_listener_only_when_asked() {
 }
 
 #[test]
+fn connection_limits_default_to_16_per_address_and_4096_and_0_is_off() {
+    let c = Config::resolve(&cli(&[])).expect("valid");
+    assert_eq!(
+        (c.limits.max_connections_per_ip, c.limits.max_connections),
+        (16, 4096)
+    );
+    let c = Config::resolve(&cli(&[
+        "--max-connections-per-ip",
+        "0",
+        "--max-connections",
+        "10",
+    ]))
+    .expect("0 is a valid limit: off");
+    assert_eq!(
+        (c.limits.max_connections_per_ip, c.limits.max_connections),
+        (0, 10)
+    );
+    let path = file(
+        "connections",
+        "[limits]\nmax_connections_per_ip = 64\nmax_connections = 0\n",
+    );
+    let c = Config::resolve(&cli(&["--config", path.to_str().expect("utf-8")])).expect("valid");
+    assert_eq!(
+        (c.limits.max_connections_per_ip, c.limits.max_connections),
+        (64, 0)
+    );
+}
+
+#[test]
 fn the_waiting_cap_comes_from_the_flag() {
     let c = Config::resolve(&cli(&["--max-waiting", "2"])).expect("valid");
     assert_eq!(c.limits.max_waiting, 2);
