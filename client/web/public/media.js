@@ -14,6 +14,33 @@ function preferCodecs(transceiver, kind) {
   if (codecs.length) transceiver.setCodecPreferences(codecs);
 }
 
+// RTP header extensions that would tell the server more than the RTP
+// header does: the audio levels of what we say (RFC 6464, RFC 6465). sotto
+// never offers them (spec/threat-model.md), whatever the server answers.
+const REVEALING_EXTENSIONS = /^urn:ietf:params:rtp-hdrext:(ssrc|csrc)-audio-level$/;
+
+/** Whether this browser can be told which extensions to offer. */
+const canChooseExtensions = typeof RTCRtpTransceiver !== 'undefined'
+  && 'setHeaderExtensionsToNegotiate' in RTCRtpTransceiver.prototype;
+
+function refuseRevealingExtensions(transceiver) {
+  if (!canChooseExtensions) return;
+  const exts = transceiver.getHeaderExtensionsToNegotiate().map((e) => (
+    REVEALING_EXTENSIONS.test(e.uri) ? { ...e, direction: 'stopped' } : e));
+  transceiver.setHeaderExtensionsToNegotiate(exts);
+}
+
+/** The offer without any a=extmap line of a revealing extension. */
+export function withoutRevealingExtensions(sdp) {
+  return sdp
+    .split('\r\n')
+    .filter((line) => {
+      const m = /^a=extmap:\d+(?:\/\w+)? (\S+)/.exec(line);
+      return !(m && REVEALING_EXTENSIONS.test(m[1]));
+    })
+    .join('\r\n');
+}
+
 export class Media extends EventTarget {
   /**
    * `send(msg)` sends a signalling message; `frames` is the Worker handle.
@@ -62,6 +89,7 @@ export class Media extends EventTarget {
       if (!out) {
         const transceiver = this.pub.addTransceiver(track.kind, { direction: 'sendonly' });
         preferCodecs(transceiver, track.kind);
+        if (track.kind === 'audio') refuseRevealingExtensions(transceiver);
         // The transform first, then the track: no frame leaves in the clear.
         const statsId = await this.frames.protectSender(transceiver.sender, track.kind, source);
         out = { transceiver, kind: track.kind, statsId };
@@ -91,7 +119,12 @@ export class Media extends EventTarget {
   }
 
   async #offer() {
-    await this.pub.setLocalDescription(await this.pub.createOffer());
+    // Where the browser cannot be told not to offer them, they are cut
+    // from the offer before it is applied. (Chromium refuses such a cut
+    // offer on renegotiation, but it has setHeaderExtensionsToNegotiate.)
+    const offer = await this.pub.createOffer();
+    await this.pub.setLocalDescription(canChooseExtensions ? offer
+      : { type: 'offer', sdp: withoutRevealingExtensions(offer.sdp) });
     const tracks = [];
     for (const [source, out] of this.outgoing) {
       if (out.transceiver.direction === 'sendonly' && out.transceiver.mid != null) {

@@ -13,13 +13,14 @@
 //                 counts down; the rule stops at 0);
 //   inject(text)  hands the page a message as if the server had sent it;
 //   rewriteOut    if a function, every text the page sends goes through it;
+//   sentSdp       every SDP the page sent ({pc, kind, sdp});
 //   passthrough   with __sottoFakeConfig.passthrough, the frame Worker's
 //                 receivers hand frames to the decoder undecrypted (to show
 //                 that what arrives is ciphertext): frames passed, by
 //                 "participant/source".
 (() => {
   const state = (window.__sotto = {
-    sockets: [], participant: null, received: [], passthrough: {}, incoming: [], rewriteOut: null,
+    sockets: [], participant: null, received: [], passthrough: {}, incoming: [], rewriteOut: null, sentSdp: [],
     inject(text) {
       const ws = state.sockets.at(-1);
       ws?.handler?.(new MessageEvent('message', { data: text }));
@@ -58,6 +59,10 @@
     }
 
     send(data) {
+      if (typeOf(data) === 'sdp') {
+        const { pc, kind, sdp } = JSON.parse(data);
+        state.sentSdp.push({ pc, kind, sdp });
+      }
       super.send(typeof state.rewriteOut === 'function' ? state.rewriteOut(data) : data);
     }
   }
