@@ -17,7 +17,7 @@
 
 import init, { FrameCrypto } from './pkg/sotto_web.js';
 
-const ready = init({ module_or_path: '/static/pkg/sotto_web_bg.wasm' });
+const ready = init({ module_or_path: new URL('./pkg/sotto_web_bg.wasm', import.meta.url) });
 let crypto = null;
 const pending = [];
 const stats = new Map();

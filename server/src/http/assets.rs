@@ -76,4 +76,36 @@ mod tests {
         assert_eq!(content_type("a/b/app.js"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("README"), "application/octet-stream");
     }
+
+    /// Words of the test instrumentation (`tests/browser/lib/`) and of the
+    /// hooks the app once had (`?sotto-test=no-decrypt`, the frame
+    /// Worker's pass-through). None may reach a user.
+    const TEST_HOOKS: [&str; 5] = [
+        "sotto-test",
+        "no-decrypt",
+        "passthrough",
+        "__sotto",
+        "sottoFake",
+    ];
+
+    #[test]
+    fn no_test_hook_is_served() {
+        assert!(
+            ASSETS.iter().any(|a| a.path == "app.js"),
+            "the client is embedded"
+        );
+        assert!(
+            ASSETS.iter().any(|a| a.path.ends_with(".wasm")),
+            "and its wasm"
+        );
+        for asset in ASSETS {
+            for hook in TEST_HOOKS {
+                let found = asset
+                    .bytes
+                    .windows(hook.len())
+                    .any(|w| w.eq_ignore_ascii_case(hook.as_bytes()));
+                assert!(!found, "{} contains {hook:?}", asset.path);
+            }
+        }
+    }
 }
