@@ -90,6 +90,14 @@ pub enum Input {
         /// The message.
         message: ServerMessage,
     },
+    /// A member's connection fell behind and the driver dropped
+    /// `join_request`s for it rather than close it (spec §2): it gets one
+    /// again for every participant waiting with a KeyPackage. (Members
+    /// take the same KeyPackage twice as once.)
+    Resync {
+        /// The member.
+        member: ParticipantId,
+    },
     /// The server is stopping: everyone is told and closed.
     Shutdown,
 }
@@ -144,7 +152,9 @@ impl Close {
             Close::Departure(LeaveReason::Policy) => 1008,
             Close::Departure(_) => 1000,
             Close::Fatal(ErrorCode::ShuttingDown) => 1001,
-            Close::Fatal(ErrorCode::RoomFull | ErrorCode::TooManyRooms) => 1013,
+            Close::Fatal(
+                ErrorCode::RoomFull | ErrorCode::TooManyRooms | ErrorCode::TooManyWaiting,
+            ) => 1013,
             Close::Fatal(_) => 1008,
             Close::TooLarge => 1009,
         }
@@ -263,9 +273,20 @@ impl Room {
                     out.push(Output::Send { to, message });
                 }
             }
+            Input::Resync { member } => {
+                if self.is_member(&member) {
+                    self.replay_join_requests(&member, &mut out);
+                }
+            }
             Input::Shutdown => self.shutdown(&mut out),
         }
         out
+    }
+
+    /// Whether `id` is in the room and an MLS member (not waiting).
+    pub fn is_member(&self, id: &ParticipantId) -> bool {
+        self.find(id)
+            .is_some_and(|p| p.standing == Standing::Member)
     }
 
     fn join(&mut self, id: ParticipantId, out: &mut Vec<Output>) {
@@ -293,17 +314,18 @@ impl Room {
         if !creator && waiting >= self.max_waiting {
             // Each waiting participant costs every member a join_request
             // (and a knock prompt): a bound that does not grow with the
-            // room's size limit (spec §2).
+            // room's size limit (spec §2). Not the end: the joiner comes
+            // back after a backoff, when members have let others in.
             let max = self.max_waiting;
             out.push(error(
                 &id,
-                ErrorCode::RoomFull,
+                ErrorCode::TooManyWaiting,
                 format!("the room has its maximum of {max} participants waiting to be let in"),
                 Some("join"),
             ));
             out.push(Output::Close {
                 participant: id,
-                close: Close::Fatal(ErrorCode::RoomFull),
+                close: Close::Fatal(ErrorCode::TooManyWaiting),
             });
             return;
         }
@@ -639,11 +661,6 @@ impl Room {
 
     fn find(&self, id: &ParticipantId) -> Option<&Participant> {
         self.participants.iter().find(|p| p.id == *id)
-    }
-
-    fn is_member(&self, id: &ParticipantId) -> bool {
-        self.find(id)
-            .is_some_and(|p| p.standing == Standing::Member)
     }
 
     fn members(&self) -> impl Iterator<Item = &ParticipantId> {

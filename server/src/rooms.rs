@@ -8,12 +8,22 @@
 //!
 //! Lock order: the registry, then a room. Rooms are created on the first
 //! join and forgotten once empty (spec §4.4).
+//!
+//! A recipient whose outbox overflows is closed as a slow consumer, but
+//! not for what waiting participants cause: their `join_request`s and
+//! `left`s are expendable ([`Outbox::send_expendable`]), so that strangers
+//! knocking and leaving in a loop cannot get members closed. A dropped
+//! `join_request` is sent again when the member has caught up
+//! ([`Input::Resync`]); a `left` is dropped only if its recipient was
+//! never told of that participant, so it loses nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
-use sotto_proto::{ErrorCode, LeaveReason, ParticipantId, Role, RoomName, ServerMessage, encode};
+use sotto_proto::{
+    ClientMessage, ErrorCode, LeaveReason, ParticipantId, Role, RoomName, ServerMessage, encode,
+};
 
 use crate::log_tag::LogTag;
 use crate::media::{MediaEvent, MediaPlane};
@@ -48,6 +58,10 @@ pub struct LiveRoom {
 struct RoomState {
     room: Room,
     outboxes: HashMap<ParticipantId, Outbox>,
+    /// For each recipient, the participants it was sent a `join_request`
+    /// for: their `left` is news to it, the `left` of anyone else waiting
+    /// is not.
+    told: HashMap<ParticipantId, HashSet<ParticipantId>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -114,6 +128,7 @@ impl Rooms {
                     state: Mutex::new(RoomState {
                         room: Room::new(self.settings.clone()).with_max_waiting(self.max_waiting),
                         outboxes: HashMap::new(),
+                        told: HashMap::new(),
                     }),
                 });
                 tracing::info!(room = %live.tag, "room opened");
@@ -249,6 +264,7 @@ impl RoomState {
             {
                 tracing::debug!(room = %live.tag, participant = %LogTag::participant(participant), ?reason, "departure");
             }
+            let gone_waiting = departing_waiting(&self.room, &input);
             let outputs = self.room.handle(input);
             // One encoding per distinct message: a fan-out shares it.
             let mut encoded: Option<(&ServerMessage, Utf8Bytes)> = None;
@@ -267,6 +283,32 @@ impl RoomState {
                             }
                         };
                         log_send(live, to, message);
+                        match message {
+                            ServerMessage::JoinRequest { participant, .. } => {
+                                if outbox.send_expendable(message, text).is_ok() {
+                                    self.told
+                                        .entry(to.clone())
+                                        .or_default()
+                                        .insert(participant.clone());
+                                } else {
+                                    tracing::debug!(room = %live.tag, participant = %LogTag::participant(to), "join request held back from a slow member");
+                                    outbox.mark_missed();
+                                }
+                                continue;
+                            }
+                            ServerMessage::Left { participant, .. }
+                                if gone_waiting.as_ref() == Some(participant)
+                                    && !self
+                                        .told
+                                        .get(to)
+                                        .is_some_and(|told| told.contains(participant)) =>
+                            {
+                                // Of someone it never heard of: no news.
+                                let _ = outbox.send_expendable(message, text);
+                                continue;
+                            }
+                            _ => {}
+                        }
                         if outbox.send_encoded(message, text).is_err() {
                             tracing::info!(room = %live.tag, participant = %LogTag::participant(to), "slow consumer closed");
                             outbox.kill();
@@ -290,6 +332,14 @@ impl RoomState {
                 }
             }
             let room = &self.room;
+            if gone_waiting.is_some()
+                || outputs.iter().any(|o| matches!(o, Output::RemoveMember(_)))
+            {
+                self.told.retain(|id, told| {
+                    told.retain(|w| room.contains(w));
+                    room.contains(id)
+                });
+            }
             self.outboxes.retain(|id, _| {
                 let stays = room.contains(id);
                 if !stays {
@@ -299,6 +349,24 @@ impl RoomState {
             });
         }
     }
+}
+
+/// The waiting participant `input` makes leave, if any (its `left` is
+/// news only to those told of it).
+fn departing_waiting(room: &Room, input: &Input) -> Option<ParticipantId> {
+    let id = match input {
+        Input::Departed { participant, .. } => participant,
+        Input::Message {
+            from,
+            message: ClientMessage::Leave {},
+        } => from,
+        Input::Message {
+            message: ClientMessage::RefuseKnock { participant },
+            ..
+        } => participant,
+        _ => return None,
+    };
+    (room.contains(id) && !room.is_member(id)).then(|| id.clone())
 }
 
 /// What is worth a log line among the messages a room sends. Never the
@@ -331,3 +399,6 @@ fn log_send(live: &LiveRoom, to: &ParticipantId, message: &ServerMessage) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests;

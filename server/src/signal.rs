@@ -199,6 +199,13 @@ impl Connection {
                         return LeaveReason::Timeout;
                     }
                     self.outbox.ping();
+                    // Join requests held back while this member was
+                    // behind (spec §2): again, now that it has caught up.
+                    if let Some(room) = &self.room
+                        && self.outbox.take_missed()
+                    {
+                        self.shared.rooms.step(room, Input::Resync { member: self.id.clone() });
+                    }
                 }
                 frame = stream.next() => {
                     let Some(frame) = frame else { return LeaveReason::Disconnect };

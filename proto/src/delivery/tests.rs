@@ -570,12 +570,12 @@ fn a_room_refuses_and_closes_a_joiner_beyond_its_waiting_cap() {
     key_package(&mut room, "w1", b"kp-w1");
     join(&mut room, "w2");
     let out = join(&mut room, "w3");
-    assert_eq!(errors_to(&out, "w3"), vec![ErrorCode::RoomFull]);
+    assert_eq!(errors_to(&out, "w3"), vec![ErrorCode::TooManyWaiting]);
     assert_eq!(
         out.last(),
         Some(&Output::Close {
             participant: pid("w3"),
-            close: Close::Fatal(ErrorCode::RoomFull)
+            close: Close::Fatal(ErrorCode::TooManyWaiting)
         })
     );
     assert_eq!(out.len(), 2, "nobody else hears of it: {out:?}");
@@ -598,8 +598,23 @@ fn rooms_hold_eight_waiting_participants_by_default() {
         assert!(errors_to(&out, &format!("w{i}")).is_empty());
     }
     let out = join(&mut room, "late");
-    assert_eq!(errors_to(&out, "late"), vec![ErrorCode::RoomFull]);
+    assert_eq!(errors_to(&out, "late"), vec![ErrorCode::TooManyWaiting]);
     assert_eq!(DEFAULT_MAX_WAITING, 8);
+}
+
+#[test]
+fn a_resync_replays_the_waiting_key_packages_to_that_member_only() {
+    let mut room = room_with(&["b"], &["w", "x"]);
+    join(&mut room, "y"); // no key package: nothing to replay
+    let out = room.handle(Input::Resync { member: pid("b") });
+    let kp = |w: &str| ServerMessage::JoinRequest {
+        participant: pid(w),
+        key_package: w.as_bytes().to_vec(),
+    };
+    assert_eq!(out, vec![to("b", kp("w")), to("b", kp("x"))]);
+    // Not for a waiting participant, nor for someone not in the room.
+    assert!(room.handle(Input::Resync { member: pid("w") }).is_empty());
+    assert!(room.handle(Input::Resync { member: pid("zz") }).is_empty());
 }
 
 #[test]
