@@ -87,8 +87,24 @@ pub(crate) fn key_package(
     credential: CredentialWithKey,
     admission: Option<&AdmissionKey>,
 ) -> Result<(KeyPackageBundle, Vec<u8>), SessionError> {
+    key_package_for(
+        provider,
+        signer,
+        credential,
+        admission,
+        KEY_PACKAGE_LIFETIME_SECS,
+    )
+}
+
+fn key_package_for(
+    provider: &Provider,
+    signer: &SignatureKeyPair,
+    credential: CredentialWithKey,
+    admission: Option<&AdmissionKey>,
+    lifetime_secs: u64,
+) -> Result<(KeyPackageBundle, Vec<u8>), SessionError> {
     let bundle = KeyPackage::builder()
-        .key_package_lifetime(Lifetime::new(KEY_PACKAGE_LIFETIME_SECS))
+        .key_package_lifetime(Lifetime::new(lifetime_secs))
         .leaf_node_capabilities(capabilities())
         .leaf_node_extensions(leaf_extensions(admission, signer)?)
         .build(CIPHERSUITE, provider, signer, credential)
@@ -301,4 +317,39 @@ pub(crate) fn room_code(group: &MlsGroup) -> RoomCode {
 /// Serialises an outgoing MLS message.
 pub(crate) fn to_bytes(msg: &MlsMessageOut) -> Result<Vec<u8>, SessionError> {
     msg.tls_serialize_detached().map_err(internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+
+    fn offered(lifetime_secs: u64) -> Result<KeyPackage, SessionError> {
+        let provider = Provider::default();
+        let who = ParticipantId::new("kp-lifetime").expect("id");
+        let signer = Identity::generate().expect("identity").signer();
+        let (_, bytes) = key_package_for(
+            &provider,
+            &signer,
+            credential(&who, &signer),
+            None,
+            lifetime_secs,
+        )
+        .expect("built");
+        check_key_package(&provider, &who, &bytes)
+    }
+
+    #[test]
+    fn key_packages_valid_for_long_are_refused() {
+        // openmls's default lifetime (84 days, RFC 9420 §16.8 suggests
+        // short ones): a KeyPackage the server kept could be replayed into
+        // a later group of the room for weeks.
+        let e = offered(84 * 24 * 60 * 60).expect_err("refused");
+        assert!(
+            matches!(&e, SessionError::BadKeyPackage { reason, .. } if reason.contains("longer")),
+            "{e:?}"
+        );
+        offered(KEY_PACKAGE_LIFETIME_SECS).expect("ours are accepted");
+        assert!(KEY_PACKAGE_LIFETIME_SECS <= 60 * 60);
+    }
 }
