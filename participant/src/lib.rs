@@ -263,6 +263,22 @@ impl Participant {
                 self.outputs.push_back(Output::Close);
                 self.unreachable(message, now);
             }
+            // Too many are waiting to be let in: come back once members
+            // have let some in (spec §4.5), whatever the reconnect
+            // setting: we have not joined yet.
+            ServerMessage::Error {
+                code: ErrorCode::TooManyWaiting,
+                message,
+                ..
+            } => {
+                self.outputs.push_back(Output::Close);
+                let after = self.backoff.next_delay();
+                self.event(Event::Rejoining {
+                    after,
+                    reason: format!("the room is busy: {message}"),
+                });
+                self.state = State::Idle { at: now + after };
+            }
             ServerMessage::Error { code, message, .. } if code.is_fatal() => {
                 self.outputs.push_back(Output::Close);
                 self.end(EndReason::Server { code, message });

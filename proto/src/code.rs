@@ -25,6 +25,10 @@ pub enum ErrorCode {
     RoomFull,
     /// The server hosts as many rooms as it allows. Fatal.
     TooManyRooms,
+    /// The room has as many participants waiting to be let in as the
+    /// server allows. The server closes the connection; the client tries
+    /// again after a backoff (members let the waiting in, making room).
+    TooManyWaiting,
     /// The message needs a `join` first.
     NotJoined,
     /// A second `join` on the same connection.
@@ -51,7 +55,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code the protocol defines (without [`ErrorCode::Unknown`]).
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::BadMessage,
         ErrorCode::VersionMismatch,
         ErrorCode::MessageTooLarge,
@@ -59,6 +63,7 @@ impl ErrorCode {
         ErrorCode::BadRoomName,
         ErrorCode::RoomFull,
         ErrorCode::TooManyRooms,
+        ErrorCode::TooManyWaiting,
         ErrorCode::NotJoined,
         ErrorCode::AlreadyJoined,
         ErrorCode::NotAMember,
@@ -79,6 +84,7 @@ impl ErrorCode {
             ErrorCode::BadRoomName => "bad_room_name",
             ErrorCode::RoomFull => "room_full",
             ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::TooManyWaiting => "too_many_waiting",
             ErrorCode::NotJoined => "not_joined",
             ErrorCode::AlreadyJoined => "already_joined",
             ErrorCode::NotAMember => "not_a_member",
@@ -99,6 +105,7 @@ impl ErrorCode {
                 | ErrorCode::BadRoomName
                 | ErrorCode::RoomFull
                 | ErrorCode::TooManyRooms
+                | ErrorCode::TooManyWaiting
                 | ErrorCode::ShuttingDown
         )
     }

@@ -271,7 +271,7 @@ pub struct Cli {
 
     /// Most participants waiting to be let into one room (joiners and
     /// knockers that are not members yet) [default: 8]. A join beyond it
-    /// is refused with room_full.
+    /// is told too_many_waiting; the client comes back after a backoff.
     #[arg(long, env = "SOTTO_MAX_WAITING", value_name = "N")]
     pub max_waiting: Option<usize>,
 

@@ -51,7 +51,7 @@ async fn an_oversized_key_package_is_refused_and_reaches_no_member() {
 }
 
 #[tokio::test]
-async fn a_join_beyond_the_waiting_cap_is_room_full_and_the_room_goes_on() {
+async fn a_join_beyond_the_waiting_cap_is_told_to_come_back_and_the_room_goes_on() {
     let mut config = test_config();
     config.limits.max_waiting = 2;
     let server = TestServer::start(config).await;
@@ -62,7 +62,7 @@ async fn a_join_beyond_the_waiting_cap_is_room_full_and_the_room_goes_on() {
     let mut w3 = server.connect().await;
     w3.send_text(r#"{"v":1,"type":"join","room":"queue-room"}"#)
         .await;
-    let e = w3.expect_error(ErrorCode::RoomFull).await;
+    let e = w3.expect_error(ErrorCode::TooManyWaiting).await;
     assert!(matches!(
         e,
         ServerMessage::Error { in_reply_to: Some(ref t), .. } if t == "join"
