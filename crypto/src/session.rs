@@ -238,6 +238,22 @@ impl Session {
         Ok(())
     }
 
+    /// `become_creator` for a participant without SECRET (a knocker): the
+    /// room is empty, so it opens it afresh with `secret`, one it just
+    /// made, as the first arrival by the room's name does. Nobody's link
+    /// is older than the new group.
+    pub fn handle_become_creator_opening(
+        &mut self,
+        room: &str,
+        secret: &RoomSecret,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        if self.ctx.admission.is_none() {
+            self.ctx.admission = Some(secret.admission_key(room));
+        }
+        self.handle_become_creator(now)
+    }
+
     /// `welcome`: joins the group. With SECRET, a group without this room's
     /// binding is refused and the session ends ([`EndReason::GhostRoom`]).
     /// A Welcome that does not parse or decrypt leaves the session waiting.

@@ -80,6 +80,16 @@ pub enum Event {
         /// Whether we found the group (the room had no member).
         creator: bool,
     },
+    /// We came by the room's name alone and nobody was there: we opened
+    /// the room with a room secret we just made. The full link is the
+    /// room's URL with `#` and this fragment: whoever gets it enters at
+    /// once; whoever comes by the name knocks. The interface shows it (the
+    /// browser puts it in the address bar); it never goes to the server.
+    Opened {
+        /// The new secret, as the link's fragment (22 characters of
+        /// base64url).
+        fragment: String,
+    },
     /// Waiting to be let in: with the link, for a member to commit us;
     /// without it, for a member to accept our knock.
     Waiting {
@@ -216,9 +226,6 @@ pub enum EndReason {
     /// without the link: the server?).
     #[error("refused a group that is not bound to this room")]
     GhostRoom,
-    /// We would have to found the group, and we have no link secret.
-    #[error("the room is empty and we have no link secret to open it")]
-    NeedsSecret,
     /// The server refused us for good (`room_full`, `too_many_rooms`,
     /// `version_mismatch`, `bad_room_name`).
     #[error("the server refused: {}: {message}", code.as_str())]

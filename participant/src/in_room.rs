@@ -33,6 +33,8 @@ pub(crate) enum Next {
 pub(crate) struct Step {
     outputs: Vec<Output>,
     next: Next,
+    /// A room secret we made, opening an empty room we came to by name.
+    opened: Option<RoomSecret>,
 }
 
 impl Step {
@@ -40,7 +42,15 @@ impl Step {
         Step {
             outputs: Vec::new(),
             next: Next::Stay,
+            opened: None,
         }
+    }
+
+    fn opened(&mut self, secret: RoomSecret) {
+        self.event(Event::Opened {
+            fragment: secret.to_fragment().to_string(),
+        });
+        self.opened = Some(secret);
     }
 
     fn then(&mut self, next: Next) {
@@ -59,8 +69,8 @@ impl Step {
         self.event(Event::Warning { message });
     }
 
-    pub(crate) fn into_parts(self) -> (Vec<Output>, Next) {
-        (self.outputs, self.next)
+    pub(crate) fn into_parts(self) -> (Vec<Output>, Next, Option<RoomSecret>) {
+        (self.outputs, self.next, self.opened)
     }
 }
 
@@ -74,6 +84,7 @@ struct Behind {
 
 pub(crate) struct InRoom {
     id: ParticipantId,
+    room: RoomName,
     session: Session,
     ice_servers: Vec<IceServer>,
     knocking: bool,
@@ -116,12 +127,24 @@ impl InRoom {
                 now,
             ),
             (Role::Creator, None) => {
-                // Only a holder of the link may found the room
-                // (mls-profile.md §3): a knocker that finds it empty leaves.
-                step.outputs
-                    .push(Output::Send(sotto_proto::ClientMessage::Leave {}));
-                step.then(Next::End(EndReason::NeedsSecret));
-                return Err(step);
+                // We came by the name and nobody is there: we open the
+                // room with a secret of our own (mls-profile.md §3), and
+                // from now on hold its link.
+                match RoomSecret::generate() {
+                    Ok(secret) => {
+                        let session = Session::create(
+                            config.session,
+                            identity,
+                            id.clone(),
+                            room.as_str(),
+                            &secret,
+                            now,
+                        );
+                        step.opened(secret);
+                        session
+                    }
+                    Err(e) => Err(SessionError::Internal(e.to_string())),
+                }
             }
             (Role::Joiner, secret) => {
                 step.event(Event::Waiting {
@@ -145,6 +168,7 @@ impl InRoom {
             step.warn(format!("display name refused: {e}"));
         }
         let mut r = InRoom {
+            room: room.clone(),
             id,
             session,
             ice_servers,
@@ -291,6 +315,7 @@ impl InRoom {
         let mut leaving = None;
         let media_started = self.media_started;
         let mut welcome_done = false;
+        let room = &self.room;
         let s = &mut self.session;
         let result = match msg {
             ServerMessage::JoinRequest {
@@ -370,10 +395,23 @@ impl InRoom {
                     Ok(())
                 }
                 Err(SessionError::NoSecret) => {
-                    step.outputs
-                        .push(Output::Send(sotto_proto::ClientMessage::Leave {}));
-                    step.then(Next::End(EndReason::NeedsSecret));
-                    Ok(())
+                    // We knocked and everyone left: the room is empty, we
+                    // open it afresh, as if we had come first.
+                    let opened = RoomSecret::generate()
+                        .map_err(|e| SessionError::Internal(e.to_string()))
+                        .and_then(|secret| {
+                            s.handle_become_creator_opening(room.as_str(), &secret, now)?;
+                            Ok(secret)
+                        });
+                    match opened {
+                        Ok(secret) => {
+                            step.outputs.push(Output::Keys(KeyUpdate::Reset));
+                            step.opened(secret);
+                            welcome_done = true;
+                            Ok(())
+                        }
+                        Err(e) => Err(("open the room", e)),
+                    }
                 }
                 Err(e) => Err(("become creator", e)),
             },

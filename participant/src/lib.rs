@@ -9,6 +9,10 @@
 //! The rules it owns (spec/protocol.md §4, mls-profile.md):
 //! * opening a connection, `join`, founding the group or sending a
 //!   KeyPackage (or knocking, without the link secret), `become_creator`;
+//! * opening a room we came to by its name alone when nobody is there
+//!   (or when everyone left while we knocked): we make a room secret,
+//!   found the group with it, tell the interface the full link
+//!   ([`Event::Opened`]) and hold that link from then on;
 //! * feeding the MLS [`Session`](sotto_crypto::session::Session) every
 //!   server message, and sending what it makes, in the order that keeps
 //!   keys in the ring before the ack that announces them;
@@ -48,8 +52,10 @@
 //! ```
 //!
 //! Time is an input (`now`, milliseconds on any clock that does not go
-//! backwards); the core reads no clock, opens no socket and draws no
-//! random number of its own.
+//! backwards); the core reads no clock and opens no socket. Its only
+//! random numbers are key material (the MLS session's, and a room secret
+//! when it opens a room); the backoff's jitter comes from
+//! [`Config::seed`].
 
 mod config;
 mod event;
@@ -294,7 +300,11 @@ impl Participant {
 
     /// Carries out what a step in the room decided.
     fn after(&mut self, step: Step, now: Instant) {
-        let (outputs, next) = step.into_parts();
+        let (outputs, next, opened) = step.into_parts();
+        if opened.is_some() {
+            // We opened the room: from now on we hold its link.
+            self.secret = opened;
+        }
         self.outputs.extend(outputs);
         match next {
             in_room::Next::Stay => {}

@@ -246,7 +246,6 @@ function ended(reason, code) {
   const texts = {
     left: ['leftTitle', 'leftText'],
     refused: ['refusedTitle', 'refusedText'],
-    no_creator: ['noCreatorTitle', 'noCreatorText'],
     removed: ['removedTitle', 'removedText'],
     ghost_room: ['ghostTitle', 'ghostText'],
     bad_link: ['badLinkTitle', 'badLinkText'],

@@ -78,6 +78,7 @@ export class CallView {
       this.#roomCode(e.detail.roomCode, false);
     });
     c.addEventListener('epoch', (e) => this.#roomCode(e.detail.roomCode, true));
+    c.addEventListener('opened', (e) => this.#opened(e.detail.fragment));
     c.addEventListener('member', (e) => {
       const d = e.detail;
       const p = this.people.get(d.participant) ?? {};
@@ -155,14 +156,38 @@ export class CallView {
     $('tab-chat').addEventListener('click', () => this.#openSide('chat'));
     $('tab-people').addEventListener('click', () => this.#openSide('people'));
     $('side-close').addEventListener('click', () => ($('side').hidden = true));
-    $('btn-invite').addEventListener('click', async () => {
-      try {
-        // The room and its secret; never a query string.
-        await navigator.clipboard.writeText(`${location.origin}${location.pathname}${location.hash}`);
-        this.#flash(t('copied'));
-      } catch {}
-    });
+    $('btn-invite').addEventListener('click', () => this.#copyLink());
     window.addEventListener('resize', () => this.#layout());
+  }
+
+  async #copyLink() {
+    try {
+      // The room and its secret; never a query string.
+      await navigator.clipboard.writeText(`${location.origin}${location.pathname}${location.hash}`);
+      this.#flash(t('copied'));
+    } catch {}
+  }
+
+  /**
+   * We came by the room's name and nobody was there: we opened the room
+   * with a secret of our own. The address bar becomes the full link, and
+   * the screen offers the two ways in: the link (straight in) or the
+   * name (a knock, let in after the fingerprint is compared).
+   */
+  #opened(fragment) {
+    history.replaceState(null, '', `${location.pathname}#${fragment}`);
+    document.getElementById('opened')?.remove();
+    const box = el('div', { id: 'opened', class: 'knock opened', role: 'status' },
+      el('div', {},
+        el('strong', {}, t('openedTitle')),
+        el('p', {}, t('openedLink')),
+        el('p', {}, t('openedName', { room: decodeURIComponent(location.pathname.slice(1)) }))));
+    const copy = el('button', { class: 'primary' }, t('copyLink'));
+    copy.addEventListener('click', () => this.#copyLink());
+    const close = el('button', {}, t('close'));
+    close.addEventListener('click', () => box.remove());
+    box.append(copy, close);
+    $('knocks').prepend(box);
   }
 
   #status(state) {

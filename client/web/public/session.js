@@ -191,6 +191,13 @@ export class Call extends EventTarget {
       case 'joined':
         this.#emit('joined', { roomCode: e.roomCode, fingerprint: this.p.fingerprint() });
         break;
+      case 'opened':
+        // We came by the name and nobody was there: the core made the
+        // room's secret. It stays in this page (the address bar's
+        // fragment, which the browser never sends).
+        this.secret = e.fragment;
+        this.#emit('opened', { fragment: e.fragment });
+        break;
       case 'epoch_changed':
         this.#emit('epoch', { roomCode: e.roomCode });
         break;

@@ -92,7 +92,6 @@ fn end_json(r: &EndReason) -> Value {
         EndReason::Refused => json!({"reason": "refused"}),
         EndReason::Removed => json!({"reason": "removed"}),
         EndReason::GhostRoom => json!({"reason": "ghost_room"}),
-        EndReason::NeedsSecret => json!({"reason": "no_creator"}),
         EndReason::Unreachable(why) => json!({"reason": "unreachable", "detail": why}),
         EndReason::Lost(why) => json!({"reason": "lost", "detail": why}),
         EndReason::Server { code, message } => {
@@ -110,6 +109,7 @@ pub fn event_json(e: &Event) -> Option<Value> {
             creator,
         } => json!({"type": "connected", "participant": participant, "creator": creator}),
         Event::Waiting { knocking } => json!({"type": "waiting", "knocking": knocking}),
+        Event::Opened { fragment } => json!({"type": "opened", "fragment": fragment}),
         Event::Joined {
             participant,
             epoch,

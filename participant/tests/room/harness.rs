@@ -516,6 +516,18 @@ impl Room {
         self.drain(&handle);
     }
 
+    /// `id`'s socket breaks (a network blip): the client hears it closed
+    /// and the server announces it gone; the client comes back by itself.
+    pub fn blip(&mut self, id: &ParticipantId) {
+        let Some(handle) = self.handle_of(id) else {
+            return;
+        };
+        if let Some(conn) = self.clients.get(&handle).and_then(|c| c.id.clone()) {
+            self.close_by_server(&conn);
+            self.server_departed(&conn);
+        }
+    }
+
     /// A client's connection drops (the process died, or the network).
     pub fn disconnect(&mut self, id: &ParticipantId) {
         if let Some(id) = self.vanish(id) {

@@ -18,5 +18,6 @@ mod members_join_and_share_media;
 mod progress_does_not_depend_on_one_member;
 mod removed_member_cannot_decrypt;
 mod self_updates_refresh_keys;
+mod the_first_arrival_by_name_opens_the_room;
 mod the_participant_rules_hold;
 mod the_people_list_is_the_group;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sotto_participant::{EndReason, Event};
+use sotto_participant::Event;
 use sotto_proto::ClientMessage;
 
 use crate::harness::Room;
@@ -105,7 +105,7 @@ fn a_waiting_participant_founds_the_room_again_when_everyone_left() {
 }
 
 #[test]
-fn without_the_link_a_waiting_participant_cannot_found_the_room() {
+fn a_knocker_left_alone_opens_the_room_afresh() {
     let mut room = Room::new();
     let a = room.create();
     room.hold.insert(a.clone());
@@ -114,17 +114,25 @@ fn without_the_link_a_waiting_participant_cannot_found_the_room() {
     room.disconnect(&a);
     room.hold.clear();
     room.settle();
-    // The session refused to found the group (`NoSecret`); the participant
-    // says why it ends, and leaves the room (which is empty now).
+    // Everyone left while it knocked: the server makes it creator, and it
+    // opens the room with a secret of its own, as the first arrival by the
+    // name would.
     let c = room.get(&k);
-    assert_eq!(c.ended(), Some(&EndReason::NeedsSecret));
+    assert_eq!(c.ended(), None);
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
-    assert!(
-        !c.events.iter().any(|e| matches!(e, Event::Joined { .. })),
-        "it never founded a group"
+    assert_eq!(
+        c.events
+            .iter()
+            .filter(|e| matches!(e, Event::Opened { .. }))
+            .count(),
+        1
     );
-    assert!(c.given_keys.is_empty());
-    assert!(room.ds.members.is_empty() && room.ds.waiting.is_empty());
+    assert!(c.participant.has_secret());
+    assert!(c.is_member());
+    assert!(room.ds.members.contains(&k) && room.ds.waiting.is_empty());
+    // The next link holder with the new secret gets in; the old link's
+    // holders would be let in only by a knock.
+    room.assert_consistent();
 }
 
 /// A commit whose verdict never comes (the server lost it, or withholds

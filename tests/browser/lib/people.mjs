@@ -21,7 +21,7 @@ export async function person(base, room, name, camera, tone, { secret, viewport,
   return { ctx, page, name };
 }
 
-/** Clicks "Join" (or "Ask to join"). */
+/** Clicks "Join" (or "Join or ask to join"). */
 export const join = (p) => p.page.locator('#join-button').click();
 
 /** Whether `p` shows `who`'s `source` tile decoding `pattern`. */

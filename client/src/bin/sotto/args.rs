@@ -30,7 +30,6 @@ Exit codes:
   6  the connection was lost (with --no-reconnect)
   7  a commit removed us from the group
   8  refused a group not bound to this room (someone without the link made it)
-  9  the room is empty and we have no link secret to open it
 ";
 
 #[derive(Debug, Subcommand)]
@@ -38,7 +37,8 @@ pub enum Command {
     /// Join a room from its link and stay until --duration or Ctrl-C.
     ///
     /// With the link's #secret we are let in at once; without it we knock
-    /// and wait for a member to accept. Prints the room code (the same for
+    /// and wait for a member to accept, or, when nobody is there, open the
+    /// room and print its full link (which lets people straight in). Prints the room code (the same for
     /// every member: compare it out loud) and each member's fingerprint.
     /// Knocks from others are answered on stdin after comparing the
     /// fingerprint: `y`/`n` (the oldest knock), `accept ID`, `refuse ID`

@@ -191,7 +191,7 @@ pub async fn run(args: JoinArgs) -> Result<(), Exit> {
         Some(path) => identity_file::load_or_create(path)?.0,
         None => Identity::generate().map_err(|e| Exit::internal(anyhow::anyhow!(e)))?,
     };
-    let mut options = JoinOptions::new(link, identity);
+    let mut options = JoinOptions::new(link.clone(), identity);
     options.name = args.name.clone();
     if !args.no_video {
         options.video = Some(load_media(
@@ -253,7 +253,22 @@ pub async fn run(args: JoinArgs) -> Result<(), Exit> {
                     break None;
                 };
                 tally.note(&ev);
-                printer.event(&ev);
+                if let Event::Room(RoomEvent::Opened { fragment }) = &ev {
+                    let full = RoomLink {
+                        secret: Some(fragment.clone()),
+                        ..link.clone()
+                    };
+                    printer.line(
+                        json!({"event": "opened", "link": full.to_string()}),
+                        format!(
+                            "nobody was here: we opened the room. Its full link lets people \
+                             straight in (share it only with them); whoever comes by the name \
+                             knocks:\n{full}"
+                        ),
+                    );
+                } else {
+                    printer.event(&ev);
+                }
                 match &ev {
                     Event::Room(RoomEvent::Joined { .. }) if !chats_sent => {
                         chats_sent = true;
@@ -364,7 +379,6 @@ impl Exit {
             Ended::Lost(_) => 6,
             Ended::Removed => 7,
             Ended::GhostRoom => 8,
-            Ended::NeedsSecret => 9,
             _ => 1,
         };
         Exit {

@@ -55,7 +55,14 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Join(args) => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(join::run(args)),
+            Ok(rt) => {
+                let result = rt.block_on(join::run(args));
+                // Tokio reads stdin with a blocking read that cannot be
+                // cancelled: waiting for it would keep a refused knocker's
+                // process alive until someone pressed Enter.
+                rt.shutdown_background();
+                result
+            }
             Err(e) => Err(Exit::internal(e.into())),
         },
         Command::NewRoom { host } => new_room(&host),

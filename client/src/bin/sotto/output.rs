@@ -74,6 +74,8 @@ fn room_json(ev: &RoomEvent) -> Option<Value> {
             creator,
         } => json!({"event": "connected", "participant": participant, "creator": creator}),
         RoomEvent::Waiting { knocking } => json!({"event": "waiting", "knocking": knocking}),
+        // Printed by `join`, which knows the link.
+        RoomEvent::Opened { .. } => return None,
         RoomEvent::Joined {
             participant,
             epoch,
@@ -185,6 +187,7 @@ fn room_text(ev: &RoomEvent) -> Option<String> {
             "knocking: waiting for a member to let us in (no #secret in the link)".into()
         }
         RoomEvent::Waiting { knocking: false } => "waiting for the members to add us".into(),
+        RoomEvent::Opened { .. } => return None,
         RoomEvent::Joined {
             epoch, room_code, ..
         } => format!(
