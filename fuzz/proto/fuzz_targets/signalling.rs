@@ -2,7 +2,8 @@
 //! WebSocket text frame and link: arbitrary text never panics, errors carry
 //! one of the codes spec/protocol.md §5 allows for undecodable input, and
 //! whatever decodes re-encodes to a message that decodes to the same value.
-//! Room names and links that parse are valid and stable.
+//! Room names and links that parse are valid and stable: what a person
+//! types normalises to a name that is its own canonical form, in a URL too.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -39,7 +40,12 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(name.as_str(), text);
         assert_eq!(RoomName::parse(name.as_str()), Ok(name));
     }
+    if let Ok(name) = RoomName::from_typed(text) {
+        assert_eq!(RoomName::parse(name.as_str()), Ok(name.clone()));
+        assert_eq!(RoomName::from_path_segment(&name.path_segment()), Ok(name));
+    }
     if let Ok(link) = RoomLink::parse(text) {
+        assert_eq!(RoomLink::parse(&link.to_string()).as_ref(), Ok(&link));
         assert_eq!(RoomName::parse(link.room.as_str()), Ok(link.room.clone()));
         let ws = link.websocket_url();
         assert!(ws.starts_with("ws://") || ws.starts_with("wss://"), "{ws}");
