@@ -215,25 +215,141 @@ async fn start_server() -> (
     (addr, stop, serving)
 }
 
+/// `sotto join --json` with stdin open, for answering knocks.
+fn asking(args: &[&str]) -> Proc {
+    Proc::start(args)
+}
+
+impl Proc {
+    /// Types one line on its stdin.
+    fn say(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("piped");
+        writeln!(stdin, "{line}").expect("write");
+        stdin.flush().expect("flush");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_knock_exits_4_and_an_empty_room_without_secret_exits_9() {
+async fn two_processes_meet_by_the_room_name_and_a_refused_knock_exits_4() {
     let (addr, stop, serving) = start_server().await;
-    let secret = RoomSecret::generate().expect("randomness");
-    let bare = format!("http://{addr}/cli-knock-1");
-    let link = format!("{bare}#{}", secret.to_fragment().as_str());
+    let bare = format!("http://{addr}/Alice-and-Bob-03-May-2020");
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let bob_identity = dirs[1].path().join("identity");
+    let (code, out, _) = run(&[
+        "identity",
+        "--file",
+        bob_identity.to_str().expect("utf-8"),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let bob_fingerprint = serde_json::from_str::<Value>(&out).expect("json")["fingerprint"]
+        .as_str()
+        .expect("a fingerprint")
+        .replace(' ', "");
 
-    // Nobody there yet: without the secret the room cannot be opened.
-    let (code, out, _) = run(&["join", &bare, "--json", "--no-video", "--no-audio"]);
-    assert_eq!(code, 9, "{out}");
-
-    let alice = Proc::start(&[&link, "--refuse-knocks", "--no-audio"]);
+    // Alice comes first, by the name alone: she opens the room and is
+    // given its full link.
+    let mut alice = asking(&[
+        &bare,
+        "--name",
+        "Alice",
+        "--record",
+        dirs[0].path().to_str().expect("utf-8"),
+    ]);
     alice
-        .wait_for("alice opening the room", |ev| count(ev, "joined") > 0)
+        .wait_for("alice opening the room", |ev| {
+            count(ev, "opened") == 1 && count(ev, "joined") == 1
+        })
         .await;
-    let (code, out, _) = run(&["join", &bare, "--json", "--no-video", "--no-audio"]);
-    assert!(out.contains("\"knocking\":true"), "{out}");
-    assert_eq!(code, 4);
-    drop(alice);
+    let link = alice
+        .events()
+        .iter()
+        .find(|e| e["event"] == "opened")
+        .and_then(|e| e["link"].as_str().map(str::to_owned))
+        .expect("the full link");
+    let (origin_and_room, fragment) = link.split_once('#').expect("a #secret");
+    assert_eq!(
+        origin_and_room,
+        format!("http://{addr}/alice-and-bob-03-may-2020")
+    );
+    assert!(RoomSecret::from_fragment(fragment).is_ok(), "{link}");
+
+    // Bob comes by the name too, in lower case: he knocks; alice sees his
+    // fingerprint, compares it, and says yes.
+    let lower = format!("http://{addr}/alice-and-bob-03-may-2020");
+    let bob = Proc::start(&[
+        &lower,
+        "--name",
+        "Bob",
+        "--identity",
+        bob_identity.to_str().expect("utf-8"),
+        "--record",
+        dirs[1].path().to_str().expect("utf-8"),
+    ]);
+    bob.wait_for("bob knocking", |ev| {
+        ev.iter()
+            .any(|e| e["event"] == "waiting" && e["knocking"] == true)
+    })
+    .await;
+    assert_eq!(count(&bob.events(), "opened"), 0, "the room was not empty");
+    alice
+        .wait_for("bob's knock", |ev| count(ev, "knock") == 1)
+        .await;
+    let knock = alice
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "knock")
+        .expect("knock");
+    assert_eq!(knock["participant"], bob.id().as_str());
+    assert_eq!(
+        knock["fingerprint"].as_str(),
+        Some(bob_fingerprint.as_str())
+    );
+    alice.say("y");
+    for p in [&alice, &bob] {
+        p.wait_for("media from the other", |ev| count(ev, "media") >= 2)
+            .await;
+    }
+
+    // A third comes by the name and is refused: exit code 4.
+    let mut third = Proc::start(&[&bare, "--no-video", "--no-audio"]);
+    alice
+        .wait_for("a second knock", |ev| count(ev, "knock") == 2)
+        .await;
+    alice.say("n");
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = third.child.try_wait().expect("wait") {
+            break status.code().unwrap_or(-1);
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the refused knocker did not exit: {:#?}\nalice: {:#?}",
+            third.events(),
+            alice.events()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(code, 4, "{:#?}", third.events());
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let bob_id = ParticipantId::new(bob.id()).expect("valid id");
+    for p in [alice, bob] {
+        let (code, events) = p.leave().await;
+        assert_eq!(code, 0, "{events:#?}");
+    }
+    // Each recorded the other's video, decrypted: fixture frames.
+    let (_, video) = ivf::read(fixtures::PATTERN_IVF).expect("fixture");
+    let path = dirs[0]
+        .path()
+        .join(format!("{}.ivf", file_stem(&bob_id, TrackSource::Camera)));
+    let got = ivf::read(&std::fs::read(path).expect("bob's video recorded"))
+        .expect("IVF")
+        .1;
+    assert!(got.len() >= 10, "{} video frames", got.len());
+    assert!(got.iter().all(|f| video.iter().any(|v| v.data == f.data)));
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
 }
