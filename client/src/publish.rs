@@ -14,14 +14,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::rtp;
 use rtc::rtp::codec::opus::OpusPayloader;
 use rtc::rtp::codec::vp8::Vp8Payloader;
 use rtc::rtp::packetizer::Payloader;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use sotto_crypto::media::Codec;
 use sotto_proto::{PcKind, PublishedTrack, TrackSource};
@@ -108,19 +106,12 @@ impl Publisher {
         for out in outgoing {
             let (codec, _, kind) = sotto_peer::codec_for(out.source);
             let ssrc: u32 = rand::random();
-            let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-                "sotto".to_owned(),
-                out.source.as_str().to_owned(),
-                out.source.as_str().to_owned(),
+            let track = Arc::new(TrackLocalStaticRTP::new(sotto_peer::sending_track(
+                "sotto",
+                out.source.as_str(),
                 kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec,
-                    ..Default::default()
-                }],
+                ssrc,
+                codec,
             )));
             let transceiver = pc
                 .add_transceiver_from_track(

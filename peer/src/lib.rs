@@ -15,13 +15,15 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
+use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MediaEngine,
 };
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::shared::error::Error;
 use sotto_proto::codec::{
@@ -29,6 +31,31 @@ use sotto_proto::codec::{
     VP8_RTX_PAYLOAD_TYPE,
 };
 use sotto_proto::{MediaKind, TrackSource};
+
+/// A track we send: stream `stream_id`, track id and label `track_id`,
+/// one encoding on `ssrc` with `codec` (what [`codec_for`] gives).
+pub fn sending_track(
+    stream_id: &str,
+    track_id: &str,
+    kind: RtpCodecKind,
+    ssrc: u32,
+    codec: RTCRtpCodec,
+) -> MediaStreamTrack {
+    MediaStreamTrack::new(
+        stream_id.to_owned(),
+        track_id.to_owned(),
+        track_id.to_owned(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec,
+            ..Default::default()
+        }],
+    )
+}
 
 /// Opus as sotto sends it (`minptime=10;useinbandfec=1`, as browsers do).
 pub fn opus() -> RTCRtpCodec {

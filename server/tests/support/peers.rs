@@ -8,13 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{Registry, Slot};
-use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use sotto_proto::{
     ClientMessage, ParticipantId, PcKind, PublishedTrack, RoomName, SdpKind, ServerMessage,
     SubscribedTrack, TrackSource,
@@ -212,19 +209,12 @@ impl Client {
             let (rtp_codec, payload_type) = codec(kind);
             let ssrc = 0x5070_0000 + i as u32 + (self.id.as_str().as_bytes()[0] as u32) * 16;
             self.sent_ssrcs.lock().unwrap().push(ssrc);
-            let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-                self.id.as_str().to_owned(),
-                source.as_str().to_owned(),
-                source.as_str().to_owned(),
+            let track = Arc::new(TrackLocalStaticRTP::new(sotto_peer::sending_track(
+                self.id.as_str(),
+                source.as_str(),
                 kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec: rtp_codec,
-                    ..Default::default()
-                }],
+                ssrc,
+                rtp_codec,
             )));
             self.pub_pc
                 .add_track(track.clone() as Arc<dyn TrackLocal>)

@@ -10,11 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rtc::interceptor::{Registry, Slot};
-use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -123,19 +120,12 @@ pub async fn add_tracks(
             Kind::Audio => "mic",
             Kind::Video => "camera",
         };
-        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            format!("p{publisher}"),
-            name.to_owned(),
-            name.to_owned(),
+        let track = Arc::new(TrackLocalStaticRTP::new(sotto_peer::sending_track(
+            &format!("p{publisher}"),
+            name,
             k,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: rtp_codec,
-                ..Default::default()
-            }],
+            ssrc,
+            rtp_codec,
         )));
         pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
         tracks.push(LocalTrack {
