@@ -256,6 +256,21 @@ pub enum LeaveReason {
     Unknown,
 }
 
+impl LeaveReason {
+    /// The wire form, e.g. `"ice_failed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveReason::Leave => "leave",
+            LeaveReason::Disconnect => "disconnect",
+            LeaveReason::Timeout => "timeout",
+            LeaveReason::IceFailed => "ice_failed",
+            LeaveReason::Refused => "refused",
+            LeaveReason::Policy => "policy",
+            LeaveReason::Unknown => "unknown",
+        }
+    }
+}
+
 /// The two peer connections of a participant: it offers on `pub` (what it
 /// sends), the server offers on `sub` (what it receives).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -440,6 +455,17 @@ mod opt_b64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leave_reasons_name_themselves_as_on_the_wire() {
+        use LeaveReason::*;
+        for r in [Leave, Disconnect, Timeout, IceFailed, Refused, Policy] {
+            let json = serde_json::to_string(&r).expect("serialise");
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
+        let later: LeaveReason = serde_json::from_str("\"moved_away\"").expect("parse");
+        assert_eq!(later.as_str(), "unknown");
+    }
 
     #[test]
     fn encode_adds_the_version_and_decode_checks_it() {

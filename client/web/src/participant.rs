@@ -26,10 +26,10 @@ use std::collections::VecDeque;
 
 use serde_json::{Value, json};
 use sotto_crypto::ParticipantId;
-use sotto_crypto::session::{Admission, SessionError};
+use sotto_crypto::session::SessionError;
 use sotto_crypto::verify::Fingerprint;
 use sotto_participant::{Config, EndReason, Event, KeyUpdate, MediaCommand, Output, Status};
-use sotto_proto::{LeaveReason, RoomName, decode_server, encode};
+use sotto_proto::{RoomName, decode_server, encode};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
@@ -64,25 +64,6 @@ fn refused(e: SessionError) -> JsError {
         _ => "refused",
     };
     BindingError::Refused(code).into()
-}
-
-fn admission_name(a: Admission) -> &'static str {
-    match a {
-        Admission::Link => "link",
-        Admission::Knock => "knock",
-        Admission::Unverifiable => "unverifiable",
-    }
-}
-
-fn reason_name(r: LeaveReason) -> &'static str {
-    match r {
-        LeaveReason::Leave => "leave",
-        LeaveReason::Timeout => "timeout",
-        LeaveReason::IceFailed => "ice_failed",
-        LeaveReason::Refused => "refused",
-        LeaveReason::Policy => "policy",
-        _ => "disconnect",
-    }
 }
 
 /// The `ended` event's fields: `reason`, and `code` for a server refusal.
@@ -126,7 +107,7 @@ pub fn event_json(e: &Event) -> Option<Value> {
             admission,
             added_by,
         } => json!({"type": "member_added", "participant": participant, "leaf": leaf,
-                    "fingerprint": fingerprint.to_string(), "admission": admission_name(*admission),
+                    "fingerprint": fingerprint.to_string(), "admission": admission.as_str(),
                     "addedBy": added_by}),
         Event::MemberRemoved {
             participant,
@@ -137,7 +118,7 @@ pub fn event_json(e: &Event) -> Option<Value> {
             reason,
             member,
         } => json!({"type": "departed", "participant": participant,
-                    "reason": reason_name(*reason), "member": member}),
+                    "reason": reason.as_str(), "member": member}),
         Event::RemovalOverdue { participant } => {
             json!({"type": "removal_overdue", "participant": participant})
         }
@@ -401,7 +382,7 @@ impl Participant {
             .map(|m| {
                 json!({"participant": m.participant, "leaf": m.leaf,
                        "fingerprint": m.fingerprint.to_string(),
-                       "admission": admission_name(m.admission),
+                       "admission": m.admission.as_str(),
                        "leaving": leaving.contains(&m.participant)})
             })
             .collect();

@@ -65,6 +65,17 @@ pub enum Admission {
     Unverifiable,
 }
 
+impl Admission {
+    /// Its name for interfaces and JSON: `link`, `knock`, `unverifiable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Admission::Link => "link",
+            Admission::Knock => "knock",
+            Admission::Unverifiable => "unverifiable",
+        }
+    }
+}
+
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

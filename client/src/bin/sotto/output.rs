@@ -10,7 +10,6 @@
 use serde_json::{Value, json};
 use sotto_client::room::{Ended, Event, MediaEvent, RoomEvent};
 use sotto_crypto::session::Admission;
-use sotto_proto::LeaveReason;
 
 /// Splits digits into groups for reading aloud.
 fn grouped(digits: &str, by: usize) -> String {
@@ -35,26 +34,6 @@ pub fn escaped(text: &str) -> String {
         }
     }
     out
-}
-
-fn admission_name(a: Admission) -> &'static str {
-    match a {
-        Admission::Link => "link",
-        Admission::Knock => "knock",
-        Admission::Unverifiable => "unverifiable",
-    }
-}
-
-fn reason_name(r: LeaveReason) -> &'static str {
-    match r {
-        LeaveReason::Leave => "leave",
-        LeaveReason::Disconnect => "disconnect",
-        LeaveReason::Timeout => "timeout",
-        LeaveReason::IceFailed => "ice_failed",
-        LeaveReason::Refused => "refused",
-        LeaveReason::Policy => "policy",
-        _ => "unknown",
-    }
 }
 
 /// The JSON form of an event (`None` for events not worth a line).
@@ -92,7 +71,7 @@ fn room_json(ev: &RoomEvent) -> Option<Value> {
             added_by,
             ..
         } => json!({"event": "member", "participant": participant,
-                    "fingerprint": fingerprint.digits(), "admission": admission_name(*admission),
+                    "fingerprint": fingerprint.digits(), "admission": admission.as_str(),
                     "added_by": added_by}),
         RoomEvent::MemberRemoved {
             participant,
@@ -104,7 +83,7 @@ fn room_json(ev: &RoomEvent) -> Option<Value> {
             participant,
             reason,
             member,
-        } => json!({"event": "left", "participant": participant, "reason": reason_name(*reason),
+        } => json!({"event": "left", "participant": participant, "reason": reason.as_str(),
                     "member": member}),
         RoomEvent::RemovalOverdue { participant } => {
             json!({"event": "removal_overdue", "participant": participant})
@@ -226,13 +205,13 @@ fn room_text(ev: &RoomEvent) -> Option<String> {
             member: true,
         } => format!(
             "{participant} is leaving ({}); still in the group until a commit removes it",
-            reason_name(*reason)
+            reason.as_str()
         ),
         RoomEvent::Departed {
             participant,
             reason,
             member: false,
-        } => format!("{participant} left ({})", reason_name(*reason)),
+        } => format!("{participant} left ({})", reason.as_str()),
         RoomEvent::RemovalOverdue { participant } => format!(
             "WARNING: the server says {participant} left, but no member removed it from the \
              group; remove it with `remove {participant}` if it should not be here"
