@@ -29,6 +29,9 @@
 //! message sizes belong to the connection, and reach the room as
 //! [`Input::Departed`]. That makes every rule of spec §3–§5 testable with
 //! plain function calls (see `delivery/tests.rs`).
+//!
+//! (Over 600 lines on purpose: one state machine whose message handlers
+//! share the room's private state; the tests are in `delivery/tests.rs`.)
 
 use std::sync::Arc;
 

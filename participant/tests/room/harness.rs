@@ -7,6 +7,10 @@
 //! Between them the harness moves messages in server order, and lets tests
 //! cheat: hold a client's messages back, inject messages, keep what a
 //! client sends from the server, record what the server decided.
+//!
+//! (Over 600 lines on purpose: the message loop, the clock and every
+//! cheating hook share one `Room` state; split, its fields would have to
+//! be public across modules.)
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;

@@ -1,4 +1,7 @@
 //! The room's rules (spec §3–§5), one behaviour per test, no I/O, no clock.
+//!
+//! (Over 600 lines on purpose: a flat list of independent tests, one rule
+//! each, found by name.)
 
 use super::*;
 

@@ -1,4 +1,7 @@
 //! The workloads, run against each target, and the figures of each step.
+//!
+//! (Over 600 lines on purpose: the three workloads and the figures of a
+//! step share the step runner; each workload is a screenful.)
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -17,6 +17,10 @@
 //! all send audio], `SOTTO_CHURN_SERVER_BIN` [unset: the server runs in
 //! this process; set to a `sotto-server` binary to run it as a child and
 //! measure its RSS]. See README, "Tests".
+//!
+//! (Over 600 lines on purpose: one scenario, read top to bottom: the churn
+//! loop, the bookkeeping of who is where, and the checks and the report
+//! over that bookkeeping; split, its invariants would live in three files.)
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
