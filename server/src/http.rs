@@ -2,8 +2,15 @@
 //! WebSocket at `/ws` (spec §1, "Server paths"). `/metrics` can be moved
 //! to a listener of its own ([`metrics_router`]), so that a public
 //! instance does not tell the world how many calls it carries.
+//!
+//! A room's page is at `/` + its canonical name, percent-encoded; any other
+//! spelling of it (`/Alice-and-Bob`, `/alice-and-bob/`) is redirected
+//! there. Any other page is the web client with `404`, so that a mistyped
+//! link still shows the site (the client tells what is wrong); a missing
+//! asset is a plain `404`.
 
 mod assets;
+mod error_page;
 mod origin;
 
 pub use origin::{AllowedOrigins, BadOrigin};
@@ -13,7 +20,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sotto_proto::RoomName;
@@ -71,14 +78,23 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
         .route("/static/{*path}", get(static_asset))
         .route("/favicon.ico", get(favicon))
         .route("/{room}", get(room_page))
-        .fallback(not_found)
+        .route("/{room}/", get(room_page))
+        .fallback(missing_page);
+    layers(router, tls).with_state(state)
+}
+
+/// What every response of the main listener goes through: a panic becomes
+/// the `500` page, then the security headers (so the `500` has them too),
+/// then HSTS when the server speaks TLS itself.
+fn layers<S: Clone + Send + Sync + 'static>(router: Router<S>, tls: bool) -> Router<S> {
+    let router = router
+        .layer(axum::middleware::from_fn(error_page::catch_panic))
         .layer(axum::middleware::map_response(security_headers));
-    let router = if tls {
+    if tls {
         router.layer(axum::middleware::map_response(strict_transport_security))
     } else {
         router
-    };
-    router.with_state(state)
+    }
 }
 
 /// The router of the metrics listener: `/metrics`, and nothing else.
@@ -177,20 +193,64 @@ async fn websocket(
 }
 
 async fn index(request: HeaderMap) -> Response {
-    page(&request)
+    page(&request, StatusCode::OK)
 }
 
-async fn room_page(Path(room): Path<String>, request: HeaderMap) -> Response {
-    // Only valid room names are rooms; anything else is a missing file.
-    match RoomName::parse(&room) {
-        Ok(_) => page(&request),
-        Err(_) => not_found().await,
+/// `/NAME` and `/NAME/`: the page of the room NAME names (spec §1), at
+/// its one path `/` + the canonical name percent-encoded, where every other
+/// spelling is redirected. The query is not carried over; the fragment
+/// (the room secret) stays in the browser, which keeps it across a
+/// redirect whose `Location` has none (RFC 9110 §10.2.2). A segment that
+/// names no room is a missing page.
+async fn room_page(uri: Uri, request: HeaderMap) -> Response {
+    let path = uri.path();
+    let segment = path.strip_prefix('/').unwrap_or(path);
+    let segment = segment.strip_suffix('/').unwrap_or(segment);
+    let Ok(room) = RoomName::from_path_segment(segment) else {
+        return page(&request, StatusCode::NOT_FOUND);
+    };
+    let canonical = format!("/{}", room.path_segment());
+    if path == canonical {
+        return page(&request, StatusCode::OK);
+    }
+    match HeaderValue::from_str(&canonical) {
+        Ok(location) => (
+            StatusCode::MOVED_PERMANENTLY,
+            [
+                (header::LOCATION, location),
+                // Not cached for good, as a 301 may be: a later version
+                // could normalise a name differently.
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+        )
+            .into_response(),
+        // Percent-encoded, so always a valid header value.
+        Err(_) => error_page::server_error(),
     }
 }
 
+/// Any other path: the web client, so that the visitor sees the site and
+/// why there is nothing here, but with `404`.
+async fn missing_page(request: HeaderMap) -> Response {
+    page(&request, StatusCode::NOT_FOUND)
+}
+
 /// `index.html`, never cached: a new release must reach every browser.
-fn page(request: &HeaderMap) -> Response {
-    let mut response = asset("index.html", request);
+/// With another `status` than `200` it is sent whole, without an `ETag`
+/// (never a `304`: the status is the point).
+fn page(request: &HeaderMap, status: StatusCode) -> Response {
+    let mut response = if status == StatusCode::OK {
+        asset("index.html", request)
+    } else {
+        let mut request = request.clone();
+        request.remove(header::IF_NONE_MATCH);
+        let mut response = asset("index.html", &request);
+        if response.status() == StatusCode::OK {
+            *response.status_mut() = status;
+            response.headers_mut().remove(header::ETAG);
+        }
+        response
+    };
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
