@@ -8,10 +8,17 @@
 //! toolchain. It needs `wasm-bindgen-cli-support` as a build-dependency, at
 //! exactly the version of the `wasm-bindgen` crate that `sotto-web` pins.
 //!
+//! A toolchain without the `wasm32-unknown-unknown` target gets it from
+//! `rustup target add` ([`ensure_wasm_target`]): the root
+//! `rust-toolchain.toml` lists it, but a toolchain can lack it all the same
+//! (one that `RUSTUP_TOOLCHAIN`, `+toolchain` or an override picks instead,
+//! or with rustup's automatic installs off).
+//!
 //! The nested cargo builds into its own target directory (`sotto-web/`
 //! inside the outer one): the outer cargo holds the lock on its own build
 //! directory for as long as build scripts run, so sharing it would deadlock.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -84,23 +91,21 @@ pub fn build(workspace: &Path, out_dir: &Path) -> Result<Vec<BundleFile>, String
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
 
+    let toolchain = std::env::var("RUSTUP_TOOLCHAIN").ok();
+    ensure_wasm_target(
+        workspace,
+        "rustc".as_ref(),
+        "rustup".as_ref(),
+        toolchain.as_deref(),
+    )?;
+
     let target_dir = outer_target_dir(workspace, out_dir).join("sotto-web");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args(["build", "-p", "sotto-web", "--lib", "--target", WASM_TARGET])
+    let mut cmd = nested(&cargo, workspace);
+    cmd.args(["build", "-p", "sotto-web", "--lib", "--target", WASM_TARGET])
         .args(["--profile", PROFILE])
         .arg("--target-dir")
         .arg(&target_dir);
-    for var in SCRUBBED {
-        cmd.env_remove(var);
-    }
-    for (key, _) in std::env::vars_os() {
-        let Some(key) = key.to_str() else { continue };
-        if SCRUBBED_PREFIXES.iter().any(|p| key.starts_with(p)) {
-            cmd.env_remove(key);
-        }
-    }
     let status = cmd
         .status()
         .map_err(|e| format!("could not run cargo for the web bundle: {e}"))?;
@@ -117,16 +122,7 @@ pub fn build(workspace: &Path, out_dir: &Path) -> Result<Vec<BundleFile>, String
         .join("sotto_web.wasm");
     let pkg = out_dir.join("pkg");
     std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
-    wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(&wasm)
-        .web(true)
-        .map_err(|e| format!("wasm-bindgen: {e}"))?
-        .typescript(false)
-        .omit_default_module_path(false)
-        .remove_name_section(true)
-        .remove_producers_section(true)
-        .generate(&pkg)
-        .map_err(|e| format!("wasm-bindgen on {}: {e:#}", wasm.display()))?;
+    bindgen(&wasm, &pkg)?;
 
     Ok(["sotto_web.js", "sotto_web_bg.wasm"]
         .into_iter()
@@ -135,6 +131,104 @@ pub fn build(workspace: &Path, out_dir: &Path) -> Result<Vec<BundleFile>, String
             path: pkg.join(f),
         })
         .collect())
+}
+
+/// wasm-bindgen's JS glue for `wasm`, into `pkg`.
+#[cfg(not(test))]
+fn bindgen(wasm: &Path, pkg: &Path) -> Result<(), String> {
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(wasm)
+        .web(true)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?
+        .typescript(false)
+        .omit_default_module_path(false)
+        .remove_name_section(true)
+        .remove_producers_section(true)
+        .generate(pkg)
+        .map_err(|e| format!("wasm-bindgen on {}: {e:#}", wasm.display()))
+}
+
+/// The server's tests include this file to test [`ensure_wasm_target`];
+/// wasm-bindgen is a build-dependency only, which tests cannot link.
+#[cfg(test)]
+fn bindgen(_wasm: &Path, _pkg: &Path) -> Result<(), String> {
+    Err("tests do not run wasm-bindgen".into())
+}
+
+/// A command for the nested build, with the outer build's environment
+/// scrubbed, run in the workspace: it sees the toolchain the outer cargo
+/// runs (rustup passes `RUSTUP_TOOLCHAIN` on) and `rust-toolchain.toml`.
+fn nested(program: &OsStr, workspace: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(workspace);
+    for var in SCRUBBED {
+        cmd.env_remove(var);
+    }
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if SCRUBBED_PREFIXES.iter().any(|p| key.starts_with(p)) {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Makes sure that the toolchain the nested build uses has the standard
+/// library for [`WASM_TARGET`], so that `cargo run --release -p
+/// sotto-server` works on a fresh rustup install: if `rustc` (as the
+/// nested cargo finds it) has no library directory for the target,
+/// `rustup target add` it, for `toolchain` (`RUSTUP_TOOLCHAIN`, which
+/// rustup sets to the toolchain it picked, from `rust-toolchain.toml` or an
+/// override) or else the one rustup picks in the workspace. Without rustup,
+/// or if that fails, the error names the one command to run.
+///
+/// A `rustc` that cannot say where the target's library would be is not
+/// judged: the build goes on and reports for itself.
+pub fn ensure_wasm_target(
+    workspace: &Path,
+    rustc: &OsStr,
+    rustup: &OsStr,
+    toolchain: Option<&str>,
+) -> Result<(), String> {
+    match wasm_target_installed(workspace, rustc) {
+        Some(false) => {}
+        Some(true) | None => return Ok(()),
+    }
+    let mut add = vec!["target", "add", WASM_TARGET];
+    if let Some(toolchain) = toolchain {
+        add.extend(["--toolchain", toolchain]);
+    }
+    let command = format!("rustup {}", add.join(" "));
+    let missing = format!(
+        "the web client is built for {WASM_TARGET}, which this Rust toolchain does not have"
+    );
+    println!("cargo:warning={missing}; running `{command}`");
+    let why = match nested(rustup, workspace).args(&add).status() {
+        Ok(status) if status.success() => match wasm_target_installed(workspace, rustc) {
+            Some(false) => format!("`{command}` succeeded but the target is still missing"),
+            Some(true) | None => return Ok(()),
+        },
+        Ok(status) => format!("`{command}` failed ({status})"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "rustup is not installed".into(),
+        Err(e) => format!("could not run rustup: {e}"),
+    };
+    Err(format!(
+        "{missing}, and {why}. Run `{command}` (or install the {WASM_TARGET} standard library for this Rust) and build again"
+    ))
+}
+
+/// Whether `rustc` has a standard library for [`WASM_TARGET`]; `None` if
+/// it cannot say (`rustc --print target-libdir` is the directory rustup
+/// installs the target into, printed whether it is there or not).
+fn wasm_target_installed(workspace: &Path, rustc: &OsStr) -> Option<bool> {
+    let output = nested(rustc, workspace)
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let dir = String::from_utf8(output.stdout).ok()?;
+    let dir = Path::new(dir.trim());
+    Some(dir.is_dir() && std::fs::read_dir(dir).ok()?.next().is_some())
 }
 
 /// The outer build's target directory: the ancestor of `OUT_DIR` where
