@@ -232,13 +232,29 @@ fn wasm_target_installed(workspace: &Path, rustc: &OsStr) -> Option<bool> {
 }
 
 /// The outer build's target directory: the ancestor of `OUT_DIR` where
-/// cargo keeps `.rustc_info.json` (`OUT_DIR` is
-/// `<target>/[<triple>/]<profile>/build/<pkg>/out`), else `target/` in the
+/// cargo keeps `.rustc_info.json`; in a fresh target directory, where
+/// cargo writes that file only at the end of the first build, the one
+/// `OUT_DIR`'s layout names (`<target>/[<triple>/]<profile>/build/<pkg>/out`;
+/// `triple` is the build script's `TARGET`); else `target/` in the
 /// workspace.
 fn outer_target_dir(workspace: &Path, out_dir: &Path) -> PathBuf {
-    out_dir
+    if let Some(dir) = out_dir
         .ancestors()
         .find(|p| p.join(".rustc_info.json").is_file())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| workspace.join("target"))
+    {
+        return dir.to_path_buf();
+    }
+    let triple = std::env::var("TARGET").ok();
+    target_dir_of(out_dir, triple.as_deref()).unwrap_or_else(|| workspace.join("target"))
+}
+
+/// The target directory in `out_dir`'s path, if it has cargo's layout.
+pub fn target_dir_of(out_dir: &Path, triple: Option<&str>) -> Option<PathBuf> {
+    let up: Vec<&Path> = out_dir.ancestors().take(6).collect();
+    if up.get(2)?.file_name()? != "build" {
+        return None;
+    }
+    let dir = *up.get(4)?;
+    let named_for_triple = triple.is_some_and(|t| dir.file_name().is_some_and(|n| n == t));
+    Some(if named_for_triple { dir.parent()? } else { dir }.to_path_buf())
 }

@@ -158,3 +158,24 @@ fn a_failing_rustup_is_reported_with_the_command() {
     assert!(err.contains("still missing"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The nested build goes into the outer target directory even on the first
+/// build in a fresh one (a cold `CARGO_TARGET_DIR=/tmp/x cargo build` once
+/// put it in the workspace's `target/`).
+#[test]
+fn the_nested_build_finds_the_outer_target_directory_from_out_dir() {
+    let out = Path::new("/tmp/t/release/build/sotto-server-0123/out");
+    assert_eq!(
+        bundle::target_dir_of(out, Some("x86_64-unknown-linux-gnu")),
+        Some(PathBuf::from("/tmp/t"))
+    );
+    let out = Path::new("/tmp/t/x86_64-unknown-linux-gnu/debug/build/sotto-server-0123/out");
+    assert_eq!(
+        bundle::target_dir_of(out, Some("x86_64-unknown-linux-gnu")),
+        Some(PathBuf::from("/tmp/t"))
+    );
+    assert_eq!(
+        bundle::target_dir_of(Path::new("/somewhere/out"), None),
+        None
+    );
+}
