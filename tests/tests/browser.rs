@@ -203,3 +203,12 @@ fn a_browser_follows_the_participant_rules_and_ends_on_fatal_refusals() {
         &[],
     );
 }
+
+/// Meeting by an agreed room name (first_contact.mjs lists the checks):
+/// the typed name lands on its canonical form, the first arrival opens
+/// the room, the second knocks and is let in by the fingerprint both
+/// see, and paths that are no room get their own screen with a 404.
+#[test]
+fn two_browsers_meet_by_a_room_name_typed_as_people_type_it() {
+    run("first_contact.mjs", &[]);
+}

@@ -3,7 +3,7 @@
 // browser) and wires the home and pre-join screens.
 
 import { apply, setLanguage, language, t, onLanguage } from './i18n.js';
-import { newRoomName, newSecret, parseRoomName, isSecret } from './names.js';
+import { newRoomName, newSecret, isSecret } from './names.js';
 import { Frames, supported } from './frames.js';
 import { Call, loadWasm } from './session.js';
 import { CallView } from './call.js';
@@ -22,15 +22,15 @@ function home() {
   $('new-room').addEventListener('click', () => {
     location.assign(`/${newRoomName()}#${newSecret()}`);
   });
-  $('join-form').addEventListener('submit', (e) => {
+  $('join-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    const parsed = parseRoomName($('join-name').value);
-    if (!parsed?.room) {
+    const parsed = await typedRoom($('join-name').value);
+    if (!parsed) {
       $('join-error').textContent = t('badRoom');
       return;
     }
-    const hash = parsed.secret && isSecret(parsed.secret) ? `#${parsed.secret}` : '';
-    location.assign(`/${parsed.room}${hash}`);
+    const hash = parsed.secret ? `#${parsed.secret}` : '';
+    location.assign(`/${parsed.path}${hash}`);
   });
 }
 
@@ -259,19 +259,51 @@ function ended(reason, code) {
   $('ended-text').textContent = texts ? t(texts[1]) : t('errorText', { what: key ?? reason });
 }
 
-function main() {
+/**
+ * The room a person typed or pasted (a name as typed, or a link), by the
+ * rules of spec/protocol.md §1 that the server applies too (sotto-proto,
+ * through the wasm): {room, path, secret} or null.
+ */
+async function typedRoom(text) {
+  try {
+    return JSON.parse((await loadWasm()).roomName(text));
+  } catch {
+    return null;
+  }
+}
+
+/** A page that is no room: `kind` is `not_found` or `bad_name`. */
+function missing(kind) {
+  show('missing');
+  $('missing').dataset.kind = kind;
+  const [title, text] = kind === 'bad_name' ? ['badNameTitle', 'badNameText'] : ['notFoundTitle', 'notFoundText'];
+  const draw = () => {
+    $('missing-title').textContent = t(title);
+    $('missing-text').textContent = t(text);
+  };
+  draw();
+  onLanguage(draw);
+}
+
+async function main() {
   apply();
   $('lang').value = language();
   $('lang').addEventListener('change', (e) => setLanguage(e.target.value));
-  const path = location.pathname.slice(1);
+  // The server sends every spelling of a room's path to its canonical one
+  // (a 301), and any other path here with a 404.
+  const path = location.pathname.slice(1).replace(/\/$/, '');
   if (!path) return home();
-  const parsed = parseRoomName(path);
-  if (!parsed?.room) return home();
+  if (path.includes('/')) return missing('not_found');
+  let room;
+  try {
+    room = JSON.parse((await loadWasm()).roomFromPath(path)).room;
+  } catch {
+    return missing('bad_name');
+  }
   const fragment = location.hash.slice(1);
   // The secret stays in this page: it is never put in a request, a log or
   // storage.
-  prejoin(parsed.room, isSecret(fragment) ? fragment : null);
-  loadWasm().catch(() => {});
+  prejoin(room, isSecret(fragment) ? fragment : null);
 }
 
 main();

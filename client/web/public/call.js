@@ -71,7 +71,10 @@ export class CallView {
 
   #wire(localStream) {
     const c = this.call;
-    c.addEventListener('state', (e) => this.#status(e.detail.state));
+    c.addEventListener('state', (e) => {
+      if (e.detail.fingerprint) this.self.fingerprint = e.detail.fingerprint;
+      this.#status(e.detail.state);
+    });
     c.addEventListener('joined', (e) => {
       this.self.fingerprint = e.detail.fingerprint;
       $('own-fingerprint').textContent = groupDigits(e.detail.fingerprint);
@@ -208,6 +211,12 @@ export class CallView {
       if (n === 1) s.append(el('span', { text: t('alone') }));
     } else {
       s.append(el('span', { text: texts[state] ?? state }));
+      // A knocker reads its fingerprint to the people inside, who compare
+      // it with the one their screen shows before letting it in.
+      if (state === 'knocking' && this.self.fingerprint) {
+        s.append(el('span', {}, t('yourFingerprint'), ' ',
+          el('code', { id: 'knock-fingerprint', text: groupDigits(this.self.fingerprint) })));
+      }
     }
   }
 

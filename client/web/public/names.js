@@ -1,4 +1,5 @@
-// Room names and link secrets (spec/protocol.md §1).
+// Random room names and link secrets (spec/protocol.md §1). The rules of
+// names people type are sotto-proto's, through the wasm (`roomName`).
 
 const ADJECTIVES = ['quiet', 'calm', 'bright', 'gentle', 'brave', 'clever', 'lucky', 'sunny', 'misty', 'golden',
   'silver', 'swift', 'kind', 'merry', 'noble', 'proud', 'quick', 'tidy', 'witty', 'cosy', 'amber', 'coral', 'olive', 'rosy'];
@@ -22,21 +23,6 @@ export function newRoomName() {
 export function newSecret() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-const RESERVED = new Set(['ws', 'healthz', 'metrics', 'static', 'api', 'favicon.ico']);
-
-/** The room name a user typed (or a pasted link), lowercased, or null if invalid. */
-export function parseRoomName(text) {
-  let s = String(text).trim();
-  try {
-    // A pasted link: keep its path and fragment.
-    const u = new URL(s);
-    return { room: parseRoomName(u.pathname.slice(1))?.room ?? null, secret: u.hash.slice(1) || null };
-  } catch {}
-  s = s.toLowerCase().replace(/\s+/g, '-');
-  if (!/^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$/.test(s) || RESERVED.has(s)) return null;
-  return { room: s, secret: null };
 }
 
 /**

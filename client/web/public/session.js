@@ -186,7 +186,7 @@ export class Call extends EventTarget {
   #onEvent(e) {
     switch (e.type) {
       case 'waiting':
-        this.#emit('state', { state: e.knocking ? 'knocking' : 'joining' });
+        this.#emit('state', { state: e.knocking ? 'knocking' : 'joining', fingerprint: this.p.fingerprint() });
         break;
       case 'joined':
         this.#emit('joined', { roomCode: e.roomCode, fingerprint: this.p.fingerprint() });

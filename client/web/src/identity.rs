@@ -2,6 +2,7 @@
 
 use sotto_crypto::admission::RoomSecret;
 use sotto_crypto::identity::Identity;
+use sotto_proto::{RoomLink, RoomName};
 use wasm_bindgen::prelude::*;
 
 use crate::BindingError;
@@ -40,4 +41,38 @@ pub fn generate_secret() -> Result<String, JsError> {
 #[wasm_bindgen(js_name = isSecret)]
 pub fn is_secret(fragment: &str) -> bool {
     secret(fragment).is_ok()
+}
+
+/// The room a person typed or pasted (spec/protocol.md §1): a name as
+/// typed (`Alice-and-Bob-03-May-2020`), or a link to one, whose own secret
+/// comes back too. JSON `{"room": canonical name, "path": its URL path
+/// segment, "secret": fragment or null}`; throws `bad_room_name` with the
+/// rule it breaks.
+#[wasm_bindgen(js_name = roomName)]
+pub fn room_name(typed: &str) -> Result<String, JsError> {
+    let typed = typed.trim();
+    let (name, secret) = match RoomLink::parse(typed) {
+        Ok(link) => (link.room, link.secret.filter(|s| secret(s).is_ok())),
+        Err(_) => (
+            RoomName::from_typed(typed)
+                .map_err(|e| JsError::new(&format!("bad_room_name: {e}")))?,
+            None,
+        ),
+    };
+    Ok(
+        serde_json::json!({"room": name.as_str(), "path": name.path_segment(), "secret": secret})
+            .to_string(),
+    )
+}
+
+/// The room a page's URL path segment names (percent-encoded, without
+/// `/`), as [`room_name`] says; throws `bad_room_name` if none.
+#[wasm_bindgen(js_name = roomFromPath)]
+pub fn room_from_path(segment: &str) -> Result<String, JsError> {
+    let name = RoomName::from_path_segment(segment)
+        .map_err(|e| JsError::new(&format!("bad_room_name: {e}")))?;
+    Ok(
+        serde_json::json!({"room": name.as_str(), "path": name.path_segment(), "secret": null})
+            .to_string(),
+    )
 }
