@@ -10,6 +10,8 @@ use clap::Parser;
 use serde::Deserialize;
 use sotto_proto::{IceServer, Limits};
 
+use crate::turn::{TurnRest, TurnSecret};
+
 /// Default listen address: loopback only, so a bare binary exposes nothing.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 /// Default UDP port for media.
@@ -26,6 +28,9 @@ pub struct Config {
     pub media: MediaConfig,
     /// STUN/TURN servers handed to clients in `joined`.
     pub ice_servers: Vec<IceServer>,
+    /// TURN servers whose credentials are minted for each `joined`
+    /// (`--turn` with `--turn-secret`), besides `ice_servers`.
+    pub turn_rest: Option<TurnRest>,
     /// Serve HTTPS with these files; plain HTTP (behind a reverse proxy)
     /// when `None`.
     pub tls: Option<TlsFiles>,
@@ -153,6 +158,7 @@ impl Default for Config {
                 tcp_port: None,
             },
             ice_servers: Vec::new(),
+            turn_rest: None,
             tls: None,
             public_origins: Vec::new(),
             limits: ServerLimits::default(),
@@ -229,6 +235,19 @@ pub struct Cli {
     /// Username for the --turn servers.
     #[arg(long, env = "SOTTO_TURN_USERNAME", value_name = "NAME")]
     pub turn_username: Option<String>,
+
+    /// The secret shared with the --turn servers (coturn's
+    /// use-auth-secret / static-auth-secret): each participant gets its own
+    /// username and credential, valid for 12 hours, instead of
+    /// --turn-username and --turn-credential. Prefer the environment
+    /// variable to the command line.
+    #[arg(
+        long,
+        env = "SOTTO_TURN_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub turn_secret: Option<String>,
 
     /// Credential for the --turn servers. Every participant receives it;
     /// prefer the environment variable to the command line.
@@ -401,6 +420,23 @@ impl Config {
         } else {
             ice_servers_from_flags(cli)
         };
+        let turn_rest = match &cli.turn_secret {
+            None => None,
+            Some(_) if cli.turn.is_empty() => {
+                return Err(ConfigError::Invalid(
+                    "--turn-secret needs the TURN servers it is shared with (--turn)".into(),
+                ));
+            }
+            Some(_) if cli.turn_username.is_some() || cli.turn_credential.is_some() => {
+                return Err(ConfigError::Invalid(
+                    "--turn-secret mints each participant's TURN username and credential; drop --turn-username and --turn-credential".into(),
+                ));
+            }
+            Some(secret) => Some(TurnRest {
+                urls: cli.turn.clone(),
+                secret: TurnSecret::new(secret.clone()),
+            }),
+        };
         // Paths in the file are relative to the file.
         let from_file = |p: Option<PathBuf>| p.map(|p| base.join(p));
         let tls_cert = cli.tls_cert.clone().or(from_file(file.tls_cert));
@@ -455,6 +491,7 @@ impl Config {
                 tcp_port: cli.tcp_port.or(file.tcp_port),
             },
             ice_servers,
+            turn_rest,
             tls,
             public_origins: if cli.public_origin.is_empty() {
                 file.public_origin.unwrap_or_default()
@@ -514,6 +551,13 @@ impl Config {
                 }
             }
         }
+        for url in self.turn_rest.iter().flat_map(|t| &t.urls) {
+            if !(url.starts_with("turn:") || url.starts_with("turns:")) {
+                return invalid(format!(
+                    "TURN server URL {url:?} must start with turn: or turns:"
+                ));
+            }
+        }
         if self
             .metrics_listen
             .is_some_and(|m| m == self.listen && m.port() != 0)
@@ -534,7 +578,7 @@ impl Config {
 
     /// The configuration as an operator may see it: secrets replaced.
     pub fn describe(&self) -> String {
-        let ice: Vec<String> = self
+        let mut ice: Vec<String> = self
             .ice_servers
             .iter()
             .map(|s| {
@@ -546,6 +590,12 @@ impl Config {
                 format!("{}{auth}", s.urls.join(" "))
             })
             .collect();
+        if let Some(turn) = &self.turn_rest {
+            ice.push(format!(
+                "{} (credentials minted per participant, 12 h)",
+                turn.urls.join(" ")
+            ));
+        }
         let l = &self.limits;
         format!(
             "listen = {}\nmetrics_listen = {}\ntls = {}\npublic_origin = {:?}\npublic_ip = {:?}\nudp_port = {}\ntcp_port = {}\nice_servers = {:?}\nmax_participants = {}\nmax_waiting = {}\nmax_rooms = {}\nmax_message_bytes = {}\nmessages_per_second = {}\nmax_connections_per_ip = {}\nmax_connections = {}\nlog = {}\n",
@@ -584,7 +634,8 @@ fn ice_servers_from_flags(cli: &Cli) -> Vec<IceServer> {
             credential: None,
         });
     }
-    if !cli.turn.is_empty() {
+    // With --turn-secret the TURN entry is minted per participant.
+    if !cli.turn.is_empty() && cli.turn_secret.is_none() {
         servers.push(IceServer {
             urls: cli.turn.clone(),
             username: cli.turn_username.clone(),

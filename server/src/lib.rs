@@ -28,3 +28,4 @@ pub mod rooms;
 pub mod server;
 pub mod sfu;
 pub mod signal;
+pub mod turn;

@@ -19,6 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use axum::extract::ws::Utf8Bytes;
 use sotto_proto::{
@@ -29,6 +30,7 @@ use crate::log_tag::LogTag;
 use crate::media::{MediaEvent, MediaPlane};
 use crate::metrics::{Metrics, RoomCounts};
 use crate::signal::outbox::Outbox;
+use crate::turn::TurnRest;
 use sotto_proto::delivery::{Close, Input, Output, Room, RoomSettings};
 
 /// Every live room of the server.
@@ -39,6 +41,7 @@ pub struct Rooms {
     max_rooms: usize,
     media: Arc<dyn MediaPlane>,
     metrics: Arc<Metrics>,
+    turn: Option<Arc<TurnRest>>,
 }
 
 #[derive(Default)]
@@ -62,6 +65,8 @@ struct RoomState {
     /// for: their `left` is news to it, the `left` of anyone else waiting
     /// is not.
     told: HashMap<ParticipantId, HashSet<ParticipantId>>,
+    /// TURN servers whose credentials each `joined` gets minted.
+    turn: Option<Arc<TurnRest>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -87,7 +92,17 @@ impl Rooms {
             max_rooms,
             media,
             metrics,
+            turn: None,
         }
+    }
+
+    /// Each `joined` also lists `turn`'s servers, with a username and
+    /// credential minted for its recipient, valid for 12 hours from when
+    /// it is sent. The delivery service's room knows only the fixed ICE
+    /// servers: the clock read stays here, in the driver.
+    pub fn with_turn(mut self, turn: Option<TurnRest>) -> Rooms {
+        self.turn = turn.map(Arc::new);
+        self
     }
 
     /// Enters `id` (a fresh connection) into `name`, creating the room if
@@ -129,6 +144,7 @@ impl Rooms {
                         room: Room::new(self.settings.clone()).with_max_waiting(self.max_waiting),
                         outboxes: HashMap::new(),
                         told: HashMap::new(),
+                        turn: self.turn.clone(),
                     }),
                 });
                 tracing::info!(room = %live.tag, "room opened");
@@ -283,6 +299,14 @@ impl RoomState {
                             }
                         };
                         log_send(live, to, message);
+                        let minted;
+                        let (message, text) = match (&self.turn, message) {
+                            (Some(turn), ServerMessage::Joined { .. }) => {
+                                minted = with_turn(message, turn, to, SystemTime::now());
+                                (&minted, Utf8Bytes::from(encode(&minted)))
+                            }
+                            _ => (message, text),
+                        };
                         match message {
                             ServerMessage::JoinRequest { participant, .. } => {
                                 if outbox.send_expendable(message, text).is_ok() {
@@ -349,6 +373,21 @@ impl RoomState {
             });
         }
     }
+}
+
+/// `joined` with `turn`'s servers added, their credential minted for `to`
+/// at `now` (`turn.rs`).
+fn with_turn(
+    joined: &ServerMessage,
+    turn: &TurnRest,
+    to: &ParticipantId,
+    now: SystemTime,
+) -> ServerMessage {
+    let mut joined = joined.clone();
+    if let ServerMessage::Joined { ice_servers, .. } = &mut joined {
+        ice_servers.push(turn.ice_server(to.as_str(), now));
+    }
+    joined
 }
 
 /// The waiting participant `input` makes leave, if any (its `left` is

@@ -162,13 +162,16 @@ impl Server {
             limits: config.limits.announced(),
             ice_servers: config.ice_servers.clone(),
         });
-        let rooms = Arc::new(Rooms::new(
-            settings,
-            config.limits.max_waiting,
-            config.limits.max_rooms,
-            media.plane,
-            Arc::new(Metrics::default()),
-        ));
+        let rooms = Arc::new(
+            Rooms::new(
+                settings,
+                config.limits.max_waiting,
+                config.limits.max_rooms,
+                media.plane,
+                Arc::new(Metrics::default()),
+            )
+            .with_turn(config.turn_rest.clone()),
+        );
         let (stop, stopping) = watch::channel(false);
         let (open, _) = watch::channel(0);
         let signalling = Arc::new(Signalling {

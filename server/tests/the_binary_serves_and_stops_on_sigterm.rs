@@ -47,6 +47,8 @@ fn help_explains_the_options() {
         "--max-connections-per-ip",
         "SOTTO_MAX_CONNECTIONS_PER_IP",
         "--max-connections",
+        "--turn-secret",
+        "SOTTO_TURN_SECRET",
     ] {
         assert!(
             help.contains(needle),

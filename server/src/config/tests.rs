@@ -178,6 +178,51 @@ fn turn_flags_make_one_server_with_credentials() {
 }
 
 #[test]
+fn a_turn_secret_mints_credentials_instead_of_fixed_ones() {
+    let c = Config::resolve(&cli(&[
+        "--stun",
+        "stun:s:3478",
+        "--turn",
+        "turn:t:3478,turns:t:5349",
+        "--turn-secret",
+        "hunter2",
+    ]))
+    .expect("valid");
+    assert_eq!(
+        c.ice_servers.len(),
+        1,
+        "only STUN is fixed: {:?}",
+        c.ice_servers
+    );
+    let turn = c.turn_rest.as_ref().expect("minted TURN");
+    assert_eq!(turn.urls, ["turn:t:3478", "turns:t:5349"]);
+    assert!(!c.describe().contains("hunter2"), "{}", c.describe());
+    assert!(!format!("{c:?}").contains("hunter2"));
+
+    for (args, needle) in [
+        (&["--turn-secret", "s"][..], "--turn"),
+        (
+            &[
+                "--turn",
+                "turn:t:1",
+                "--turn-secret",
+                "s",
+                "--turn-credential",
+                "c",
+            ][..],
+            "drop --turn-username",
+        ),
+        (
+            &["--turn", "stun:t:1", "--turn-secret", "s"][..],
+            "turn: or turns:",
+        ),
+    ] {
+        let err = Config::resolve(&cli(args)).expect_err(needle);
+        assert!(err.to_string().contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn bad_configurations_are_explained() {
     let unknown = file("unknown", "listen = \"127.0.0.1:1\"\nlisten_adress = 3\n");
     let err = Config::resolve(&cli(&["--config", unknown.to_str().expect("utf-8")]))
