@@ -95,6 +95,22 @@ fn exit_codes_say_what_went_wrong() {
     assert_eq!(last["exit_code"], 3);
 }
 
+#[test]
+fn letting_every_knocker_in_is_named_for_bots_and_warns() {
+    // The old flag, which the README once showed for a person, is gone.
+    let (code, _, err) = run(&["join", "http://127.0.0.1:9/room-1", "--accept-knocks"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, _) = run(&["join", "--help"]);
+    assert_eq!(code, 0);
+    let help = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("--bot-accepts-every-knock"), "{out}");
+    assert!(help.contains("For bots only"), "{out}");
+    assert!(
+        help.contains("the server itself could join the call"),
+        "{out}"
+    );
+}
+
 /// A `sotto join --json` process and the events it printed.
 struct Proc {
     child: Child,
