@@ -14,6 +14,11 @@
 //   inject(text)  hands the page a message as if the server had sent it;
 //   rewriteOut    if a function, every text the page sends goes through it;
 //   sentSdp       every SDP the page sent ({pc, kind, sdp});
+//   joined        the latest `joined` the server sent, parsed;
+//   pcs           every RTCPeerConnection the page made; with
+//                 __sottoFakeConfig.relayOnly they may use TURN relays
+//                 only (iceTransportPolicy 'relay'), as behind a firewall
+//                 that lets nothing else through;
 //   passthrough   with __sottoFakeConfig.passthrough, the frame Worker's
 //                 receivers hand frames to the decoder undecrypted (to show
 //                 that what arrives is ciphertext): frames passed, by
@@ -21,6 +26,7 @@
 (() => {
   const state = (window.__sotto = {
     sockets: [], participant: null, received: [], passthrough: {}, incoming: [], rewriteOut: null, sentSdp: [],
+    joined: null, pcs: [],
     inject(text) {
       const ws = state.sockets.at(-1);
       ws?.handler?.(new MessageEvent('message', { data: text }));
@@ -45,7 +51,10 @@
       super.onmessage = h && ((e) => {
         const type = typeOf(e.data);
         state.received.push(type);
-        if (type === 'joined') state.participant = JSON.parse(e.data).participant;
+        if (type === 'joined') {
+          state.joined = JSON.parse(e.data);
+          state.participant = state.joined.participant;
+        }
         const rule = state.incoming.find((r) => r.type === type && r.times > 0);
         if (rule) rule.times--;
         if (rule?.action === 'drop') return;
@@ -69,6 +78,15 @@
   window.WebSocket = WatchedWebSocket;
 
   const cfg = window.__sottoFakeConfig ?? {};
+  const RealPC = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (config, ...rest) {
+    const c = cfg.relayOnly ? { ...config, iceTransportPolicy: 'relay' } : config;
+    const pc = new RealPC(c, ...rest);
+    state.pcs.push(pc);
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = RealPC.prototype;
+  Object.setPrototypeOf(window.RTCPeerConnection, RealPC);
   if (!cfg.passthrough) return;
   const RealWorker = window.Worker;
   // The app's own Worker, with every receiver replaced by a pass-through:
