@@ -45,6 +45,7 @@ async fn recorded_frames_are_the_frames_sent() {
     let setup = PeerSetup {
         ice_servers: vec![],
         bind: vec!["127.0.0.1".parse().expect("ip")],
+        relay_only: false,
     };
     let keys: Arc<dyn FrameCrypto> = Arc::new(FixedKeys::new([9; 16]));
     let dir = tempfile::tempdir().expect("tmp");
@@ -190,6 +191,7 @@ async fn connections_dropped_without_close_stop() {
     let setup = PeerSetup {
         ice_servers: vec![],
         bind: vec!["127.0.0.1".parse().expect("ip")],
+        relay_only: false,
     };
     let (peer_tx, mut peer_rx) = mpsc::unbounded_channel();
     let (media_tx, _media_rx) = mpsc::unbounded_channel();

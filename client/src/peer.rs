@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceGatheringState, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCIceGatheringState, RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState,
 };
 
 pub use sotto_peer::is_keyframe_request;
@@ -78,6 +79,8 @@ pub struct PeerSetup {
     /// Local addresses to bind UDP sockets to (`ip:0`). Empty: every
     /// non-loopback interface.
     pub bind: Vec<IpAddr>,
+    /// Gather and use relayed (TURN) candidates only.
+    pub relay_only: bool,
 }
 
 /// A failure of the WebRTC stack.
@@ -140,8 +143,14 @@ pub async fn build(
             credential: s.credential.clone().unwrap_or_default(),
         })
         .collect();
+    let policy = if setup.relay_only {
+        RTCIceTransportPolicy::Relay
+    } else {
+        RTCIceTransportPolicy::All
+    };
     let config = RTCConfigurationBuilder::new()
         .with_ice_servers(ice_servers)
+        .with_ice_transport_policy(policy)
         .build();
     let bind: Vec<String> = if setup.bind.is_empty() {
         vec!["0.0.0.0:0".to_owned()]

@@ -58,6 +58,10 @@ pub struct JoinOptions {
     /// Local addresses for media; `None` picks the one that routes to
     /// the server.
     pub bind: Option<Vec<IpAddr>>,
+    /// Use TURN relays only (from the server's `joined`): nothing but the
+    /// TURN server sees our address, and nothing but it needs to be
+    /// reachable, as behind a firewall that lets only it through.
+    pub relay_only: bool,
     /// MLS timing.
     pub session: SessionConfig,
     /// Media key timing.
@@ -82,6 +86,7 @@ impl JoinOptions {
             knocks: KnockPolicy::Ask,
             reconnect: true,
             bind: None,
+            relay_only: false,
             session: SessionConfig::default(),
             key_ring: KeyRingConfig::default(),
             wire_tap: None,

@@ -25,6 +25,7 @@ pub mod member;
 pub mod server;
 pub mod tap;
 pub mod tripwire;
+pub mod turn;
 
 use std::time::Duration;
 

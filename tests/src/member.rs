@@ -27,6 +27,8 @@ pub struct Spec {
     pub knocks: KnockPolicy,
     /// Join again as a new participant when the connection is lost.
     pub reconnect: bool,
+    /// Use TURN relays only.
+    pub relay_only: bool,
 }
 
 impl Spec {
@@ -37,6 +39,7 @@ impl Spec {
             send: true,
             knocks: KnockPolicy::Ask,
             reconnect: false,
+            relay_only: false,
         }
     }
 
@@ -83,6 +86,7 @@ impl Member {
         options.name = Some(spec.name.clone());
         options.knocks = spec.knocks;
         options.reconnect = spec.reconnect;
+        options.relay_only = spec.relay_only;
         if spec.send {
             options.video =
                 Some(FrameSource::vp8_ivf(fixtures::PATTERN_IVF).expect("the video fixture"));

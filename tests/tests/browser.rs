@@ -213,56 +213,21 @@ fn two_browsers_meet_by_a_room_name_typed_as_people_type_it() {
     run("first_contact.mjs", &[]);
 }
 
-/// A coturn TURN server on 127.0.0.1 with the shared secret `secret`
-/// (coturn's use-auth-secret, as `--turn-secret` expects), stopped when
-/// dropped. Loopback peers are allowed: the SFU is on 127.0.0.1 too.
-struct Coturn {
-    child: Child,
-    port: u16,
-}
-
-impl Coturn {
-    fn start(secret: &str) -> Coturn {
-        let port = free_udp_port();
-        let relay = free_udp_port();
-        let child = Command::new("turnserver")
-            .args(["-n", "--no-cli", "--no-tls", "--no-dtls", "--fingerprint"])
-            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
-            .args(["--listening-port", &port.to_string()])
-            // A small range of relay ports near a free one.
-            .args([
-                "--min-port",
-                &relay.saturating_sub(50).max(1024).to_string(),
-            ])
-            .args(["--max-port", &relay.saturating_add(50).to_string()])
-            .args(["--use-auth-secret", "--static-auth-secret", secret])
-            .args(["--realm", "sotto.test", "--allow-loopback-peers"])
-            .args(["--log-file", "stdout", "--simple-log"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("turnserver runs (tests/run-all installs Debian's coturn)");
-        // coturn answers on UDP only once it is up: give it a moment.
-        std::thread::sleep(Duration::from_millis(700));
-        Coturn { child, port }
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Two browsers that may use relayed candidates only call through a real
 /// coturn with credentials the server minted for each (turn.mjs lists the
 /// checks).
 #[test]
 fn two_browsers_limited_to_turn_relays_call_through_coturn() {
     let secret = "sotto-test-turn-secret";
-    let coturn = Coturn::start(secret);
-    let turn = format!("turn:127.0.0.1:{}?transport=udp", coturn.port);
-    run_against("turn.mjs", &["--turn", &turn, "--turn-secret", secret], &[]);
-    drop(coturn);
+    let coturn = sotto_tests::turn::Coturn::start(secret);
+    run_against(
+        "turn.mjs",
+        &["--turn", &coturn.url(), "--turn-secret", secret],
+        &[],
+    );
+    let log = coturn.log();
+    assert!(
+        log.contains("ALLOCATE processed, success"),
+        "coturn allocated nothing:\n{log}"
+    );
 }

@@ -251,6 +251,7 @@ impl Driver {
             PeerSetup {
                 ice_servers,
                 bind: self.bind.clone(),
+                relay_only: self.options.relay_only,
             },
             outgoing,
             crypto.clone(),

@@ -4,6 +4,7 @@
 //! One test binary (linking the server and the client is the slow part of
 //! building these tests); one module per behaviour.
 
+mod a_call_goes_through_a_turn_relay;
 mod a_cheating_server_cannot_let_anyone_in;
 mod a_cheating_server_cannot_rewrite_the_group;
 mod a_killed_member_is_removed;

@@ -118,6 +118,11 @@ pub struct JoinArgs {
     /// Do not join again when the connection is lost: exit with code 6.
     #[arg(long)]
     pub no_reconnect: bool,
+    /// Send media through the server's TURN relays only: the SFU sees the
+    /// relay's address, not ours, and only the relay needs to be
+    /// reachable (a firewall that blocks everything else).
+    #[arg(long)]
+    pub relay_only: bool,
     /// When leaving, write the media keys held into FILE (one base64 line
     /// per epoch). For tests and forensics: these keys decrypt the call.
     #[arg(long, value_name = "FILE", hide = true)]

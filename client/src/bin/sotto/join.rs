@@ -193,6 +193,7 @@ pub async fn run(args: JoinArgs) -> Result<(), Exit> {
     };
     let mut options = JoinOptions::new(link.clone(), identity);
     options.name = args.name.clone();
+    options.relay_only = args.relay_only;
     if !args.no_video {
         options.video = Some(load_media(
             args.send_video.as_deref(),
