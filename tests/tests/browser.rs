@@ -231,3 +231,124 @@ fn two_browsers_limited_to_turn_relays_call_through_coturn() {
         "coturn allocated nothing:\n{log}"
     );
 }
+
+/// A network namespace of the test's own, with a veth pair: the SFU
+/// announces 10.77.0.1 there, since Firefox gathers no loopback candidate
+/// (FACTS.md). It has no way out; nothing leaves the machine. Deleted when
+/// dropped. Needs root, as CI runs; anything else fails, saying so.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    const SFU_IP: &'static str = "10.77.0.1";
+
+    fn create() -> Netns {
+        let name = format!("sotto-test-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip")
+                .args(args)
+                .output()
+                .expect("ip (iproute2) runs");
+            assert!(
+                out.status.success(),
+                "ip {}: {} (the mixed-browser test makes a network namespace: run it as root, as CI does)",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name };
+        let n = ns.name.as_str();
+        ip(&["-n", n, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n", n, "link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b",
+        ]);
+        ip(&["-n", n, "addr", "add", "10.77.0.1/24", "dev", "veth-a"]);
+        ip(&["-n", n, "addr", "add", "10.77.0.2/24", "dev", "veth-b"]);
+        ip(&["-n", n, "link", "set", "veth-a", "up"]);
+        ip(&["-n", n, "link", "set", "veth-b", "up"]);
+        // Without a default route Firefox gathers no candidate at all.
+        ip(&["-n", n, "route", "add", "default", "dev", "veth-a"]);
+        ns
+    }
+
+    /// `program` run inside the namespace.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(program);
+        c
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Chromium, Firefox ESR and the native client in one call (mixed.mjs
+/// lists the checks), in a network namespace of the test's own.
+#[test]
+fn chromium_firefox_and_the_native_client_share_one_call() {
+    let firefox = std::env::var("SOTTO_FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".into());
+    assert!(
+        Path::new(&firefox).exists(),
+        "{firefox} is missing: run tests/run-all (it installs Debian's firefox-esr)"
+    );
+    let root = workspace();
+    let browser = root.join("tests/browser");
+    let ns = Netns::create();
+    let port = free_tcp_port();
+    let mut server = ns
+        .command(server_binary())
+        .args(["--listen", &format!("0.0.0.0:{port}")])
+        .args(["--udp-port", &free_udp_port().to_string()])
+        .args(["--public-ip", Netns::SFU_IP])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start sotto-server in the namespace");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let up = ns
+            .command("bash")
+            .args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if up {
+            break;
+        }
+        assert!(Instant::now() < deadline, "sotto-server did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sotto = sotto_binary();
+    let fixtures = root.join("tests/fixtures");
+    let out = ns
+        .command("node")
+        .current_dir(&browser)
+        .arg("mixed.mjs")
+        .args(["--base", &format!("http://127.0.0.1:{port}")])
+        .arg("--shots")
+        .arg(screenshots())
+        .arg("--sotto")
+        .arg(&sotto)
+        .arg("--fixtures")
+        .arg(&fixtures)
+        .output()
+        .expect("node runs");
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "mixed.mjs failed: {}", out.status);
+    assert!(
+        stdout.lines().any(|l| l.ends_with(" 0 failed")),
+        "mixed.mjs printed no closing line"
+    );
+    drop(ns);
+}
