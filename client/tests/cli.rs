@@ -231,11 +231,6 @@ async fn start_server() -> (
     (addr, stop, serving)
 }
 
-/// `sotto join --json` with stdin open, for answering knocks.
-fn asking(args: &[&str]) -> Proc {
-    Proc::start(args)
-}
-
 impl Proc {
     /// Types one line on its stdin.
     fn say(&mut self, line: &str) {
@@ -267,7 +262,7 @@ async fn two_processes_meet_by_the_room_name_and_a_refused_knock_exits_4() {
 
     // Alice comes first, by the name alone: she opens the room and is
     // given its full link.
-    let mut alice = asking(&[
+    let mut alice = Proc::start(&[
         &bare,
         "--name",
         "Alice",

@@ -394,19 +394,16 @@ impl KeyRing {
         source: TrackSource,
         wire: &[u8],
     ) -> Result<Vec<u8>, OpenError> {
-        let n = media::clear_prefix_len(codec, wire)?;
-        let (header, _) =
-            Header::decode(&wire[n..]).map_err(|e| MediaError::Sframe(sframe::Error::Header(e)))?;
-        let origin = self
-            .origin(header.kid)
-            .ok_or(MediaError::Sframe(sframe::Error::UnknownKeyId(header.kid)))?;
-        if &origin.participant != owner {
-            return Err(OpenError::WrongSender(origin.participant));
+        let mut open = OnTrack {
+            ring: self,
+            owner,
+            source,
+            wrong_track: None,
+        };
+        match media::unprotect(codec, &mut open, wire) {
+            Ok(opened) => Ok(opened.frame),
+            Err(e) => Err(open.wrong_track.take().unwrap_or(OpenError::Media(e))),
         }
-        if origin.source != source {
-            return Err(OpenError::WrongSource(origin.source));
-        }
-        Ok(self.unprotect(codec, wire)?.frame)
     }
 
     /// Who a KID belongs to, if it fits an epoch held.
@@ -464,6 +461,20 @@ impl Open for KeyRing {
         out: &mut Vec<u8>,
     ) -> Result<(KeyId, Counter), sframe::Error> {
         let (header, header_len) = Header::decode(sframe_bytes)?;
+        self.open_header(&header, header_len, metadata, sframe_bytes, out)
+    }
+}
+
+impl KeyRing {
+    /// Opens an SFrame whose header is already decoded.
+    fn open_header(
+        &mut self,
+        header: &Header,
+        header_len: usize,
+        metadata: &[u8],
+        sframe_bytes: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(KeyId, Counter), sframe::Error> {
         let kid = header.kid;
         self.locate(kid)?;
         let bits = kid_epoch_bits(kid);
@@ -482,7 +493,7 @@ impl Open for KeyRing {
         };
         rk.window.check(kid, header.ctr)?;
         rk.key.open_into(
-            &header,
+            header,
             &sframe_bytes[..header_len],
             metadata,
             &sframe_bytes[header_len..],
@@ -508,6 +519,43 @@ pub enum OpenError {
     /// frames on the camera track).
     #[error("frame keyed for the {0:?} on another source's track")]
     WrongSource(TrackSource),
+}
+
+/// The ring opening frames that arrived on `owner`'s `source` track: the
+/// KID is matched against the track before the replay window or the key
+/// are touched. A mismatch is kept in `wrong_track` (the `Open` trait only
+/// carries SFrame errors) and reported instead of the SFrame error.
+struct OnTrack<'a> {
+    ring: &'a mut KeyRing,
+    owner: &'a ParticipantId,
+    source: TrackSource,
+    wrong_track: Option<OpenError>,
+}
+
+impl Open for OnTrack<'_> {
+    fn open_into(
+        &mut self,
+        metadata: &[u8],
+        sframe_bytes: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(KeyId, Counter), sframe::Error> {
+        let (header, header_len) = Header::decode(sframe_bytes)?;
+        let (e, parts) = self.ring.locate(header.kid)?;
+        match e.keys.participant(parts.leaf) {
+            Some(sender) if sender != self.owner => {
+                self.wrong_track = Some(OpenError::WrongSender(sender.clone()));
+            }
+            _ if parts.source != self.source => {
+                self.wrong_track = Some(OpenError::WrongSource(parts.source));
+            }
+            _ => {}
+        }
+        if self.wrong_track.is_some() {
+            return Err(sframe::Error::UnknownKeyId(header.kid));
+        }
+        self.ring
+            .open_header(&header, header_len, metadata, sframe_bytes, out)
+    }
 }
 
 /// Seals the frames of one source with the ring's sending epoch.

@@ -278,12 +278,7 @@ impl Participant {
                 ..
             } => {
                 self.outputs.push_back(Output::Close);
-                let after = self.backoff.next_delay();
-                self.event(Event::Rejoining {
-                    after,
-                    reason: format!("the room is busy: {message}"),
-                });
-                self.state = State::Idle { at: now + after };
+                self.retry_later(format!("the room is busy: {message}"), now);
             }
             ServerMessage::Error { code, message, .. } if code.is_fatal() => {
                 self.outputs.push_back(Output::Close);
@@ -344,11 +339,13 @@ impl Participant {
             self.end(EndReason::Lost(reason));
             return;
         }
+        self.retry_later(reason, now);
+    }
+
+    /// A new connection after the backoff's next delay.
+    fn retry_later(&mut self, reason: String, now: Instant) {
         let after = self.backoff.next_delay();
-        self.event(Event::Rejoining {
-            after,
-            reason: reason.clone(),
-        });
+        self.event(Event::Rejoining { after, reason });
         self.state = State::Idle { at: now + after };
     }
 
@@ -361,9 +358,7 @@ impl Participant {
             self.end(EndReason::Lost(why));
             return;
         }
-        let after = self.backoff.next_delay();
-        self.event(Event::Rejoining { after, reason: why });
-        self.state = State::Idle { at: now + after };
+        self.retry_later(why, now);
     }
 
     fn end(&mut self, reason: EndReason) {

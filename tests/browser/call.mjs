@@ -11,12 +11,10 @@
 // nothing recognisable although its frames arrive; screen share is
 // received; a knock (name only) is shown and admitted by a click.
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { options, check, finish, until, shotsDir } from './lib/harness.mjs';
+import { startNative, checkRecorded } from './lib/native.mjs';
 import * as people from './lib/people.mjs';
 
 const opt = options();
@@ -36,39 +34,9 @@ const bob = await person('Bob', 'B', 660);
 await join_(bob);
 // The native participant, when given: sends the committed fixtures,
 // records what the browsers send (decrypted), prints events as JSON.
-const recordDir = opt.sotto ? await mkdtemp(join(tmpdir(), 'sotto-native-')) : null;
-const nativeEvents = [];
-const native = opt.sotto
-  ? spawn(opt.sotto, ['join', `${opt.base}/${room}#${secret}`, '--name', 'Native', '--json',
-    '--send-video', join(opt.fixtures, 'pattern.ivf'), '--send-audio', join(opt.fixtures, 'tone.ogg'),
-    '--record', recordDir], { stdio: ['pipe', 'pipe', 'inherit'] })
-  : null;
-if (native) {
-  let buf = '';
-  native.stdout.on('data', (d) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        nativeEvents.push(JSON.parse(line));
-      } catch {
-        console.error(`[native] ${line}`);
-      }
-    }
-  });
-}
+const native = opt.sotto ? await startNative(opt.sotto, opt.fixtures, `${opt.base}/${room}#${secret}`) : null;
+const nativeEvents = native?.events ?? [];
 /** The native client's latest room code (digits), from its events. */
-/** The frames of an IVF file (32-byte header, 12-byte frame headers). */
-function ivfFrames(buf) {
-  const out = [];
-  for (let at = buf.readUInt16LE(6); at + 12 <= buf.length;) {
-    const len = buf.readUInt32LE(at);
-    out.push(buf.subarray(at + 12, at + 12 + len));
-    at += 12 + len;
-  }
-  return out;
-}
 const nativeRoomCode = () => nativeEvents.filter((e) => e.room_code).at(-1)?.room_code;
 
 await check('each browser decodes the other browser\'s camera', async () => {
@@ -243,26 +211,12 @@ await check('someone else calling themselves Bob raises the key-change warning',
 
 if (native) {
   await check('the native client records both browsers\' video and audio, decrypted', async () => {
-    native.stdin.write('leave\n');
-    const code = await new Promise((r) => native.once('exit', r));
+    const code = await native.leave();
     if (code !== 0) throw new Error(`sotto exited with ${code}`);
-    // The first participant to take each name (the impostor 'Bob' comes later).
-    const names = {};
-    for (const e of nativeEvents) if (e.event === 'name') names[e.name] ??= e.from;
-    for (const who of ['Alice', 'Bob']) {
-      const id = names[who];
-      if (!id) throw new Error(`the native client never learnt ${who}'s name`);
-      const ivf = await readFile(join(recordDir, `${id}-camera.ivf`));
-      const frames = ivfFrames(ivf);
-      // A decrypted VP8 key frame carries the start code 9d 01 2a after
-      // its 3-byte frame tag (RFC 6386 §9.1); ciphertext would not.
-      const keys = frames.filter((f) => (f[0] & 1) === 0 && f[3] === 0x9d && f[4] === 0x01 && f[5] === 0x2a);
-      // Bob's first id records only until his connection drop above, a
-      // few seconds in: at least 10 frames, not more.
-      if (frames.length < 10 || keys.length < 1) throw new Error(`${who}: ${frames.length} frames, ${keys.length} key frames`);
-      const ogg = await readFile(join(recordDir, `${id}-mic.ogg`));
-      if (ogg.length < 4096 || ogg.toString('latin1', 0, 4) !== 'OggS') throw new Error(`${who}: ${ogg.length} bytes of audio`);
-    }
+    // The first participant to take each name (the impostor 'Bob' comes
+    // later). Bob's first id records only until his connection drop
+    // above, a few seconds in: at least 10 frames, not more.
+    for (const who of ['Alice', 'Bob']) console.log(`# ${await checkRecorded(native, who, { minAudio: 4096 })}`);
     const fails = nativeEvents.filter((e) => e.event === 'decrypt_failures');
     if (fails.length) console.log(`# native decrypt failures: ${JSON.stringify(fails)}`);
   });
