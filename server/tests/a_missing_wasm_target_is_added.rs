@@ -13,6 +13,15 @@ mod bundle;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// One test at a time: each writes shell scripts and runs them, and a
+/// script written while another test forks can fail to run ("text file
+/// busy": the child holds the writer's descriptor until its exec), which
+/// the bundle code reads as "cannot tell" and goes on, as it should.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A scratch directory of its own for each test.
 fn scratch(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sotto-bundle-{test}-{}", std::process::id()));
@@ -67,6 +76,7 @@ fn workspace() -> PathBuf {
 
 #[test]
 fn the_installed_target_needs_no_rustup() {
+    let _one_at_a_time = serial();
     // This machine's real toolchain has the target (the server built).
     let toolchain = std::env::var("RUSTUP_TOOLCHAIN").ok();
     bundle::ensure_wasm_target(
@@ -80,6 +90,7 @@ fn the_installed_target_needs_no_rustup() {
 
 #[test]
 fn a_missing_target_is_added_for_the_toolchain_in_use() {
+    let _one_at_a_time = serial();
     let dir = scratch("add");
     let (rustc, rustup) = toolchain(&dir, &install(&dir));
     bundle::ensure_wasm_target(
@@ -104,6 +115,7 @@ fn a_missing_target_is_added_for_the_toolchain_in_use() {
 
 #[test]
 fn without_rustup_toolchain_rustup_picks_the_workspaces_toolchain() {
+    let _one_at_a_time = serial();
     let dir = scratch("no-toolchain");
     let (rustc, rustup) = toolchain(&dir, &install(&dir));
     bundle::ensure_wasm_target(&workspace(), rustc.as_os_str(), rustup.as_os_str(), None)
@@ -117,6 +129,7 @@ fn without_rustup_toolchain_rustup_picks_the_workspaces_toolchain() {
 
 #[test]
 fn without_rustup_the_error_names_the_command() {
+    let _one_at_a_time = serial();
     let dir = scratch("no-rustup");
     let (rustc, _) = toolchain(&dir, "");
     let err = bundle::ensure_wasm_target(
@@ -138,6 +151,7 @@ fn without_rustup_the_error_names_the_command() {
 
 #[test]
 fn a_failing_rustup_is_reported_with_the_command() {
+    let _one_at_a_time = serial();
     let dir = scratch("rustup-fails");
     let (rustc, rustup) = toolchain(&dir, "exit 1");
     let err = bundle::ensure_wasm_target(&workspace(), rustc.as_os_str(), rustup.as_os_str(), None)
@@ -164,6 +178,7 @@ fn a_failing_rustup_is_reported_with_the_command() {
 /// put it in the workspace's `target/`).
 #[test]
 fn the_nested_build_finds_the_outer_target_directory_from_out_dir() {
+    let _one_at_a_time = serial();
     let out = Path::new("/tmp/t/release/build/sotto-server-0123/out");
     assert_eq!(
         bundle::target_dir_of(out, Some("x86_64-unknown-linux-gnu")),
