@@ -193,6 +193,16 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The server could not reach us with media (or we it): our peer
+    /// connections failed and the server dropped them (`media_failed`,
+    /// spec §4.6). They are opened again at once (a `Media::Stop`, then a
+    /// `Media::Start`); we stay in the room and the group. The interface
+    /// says the media server cannot be reached until the new connections
+    /// connect; keys are not what is missing.
+    MediaFailed {
+        /// How many times in this membership (the first is 1).
+        attempt: u32,
+    },
     /// Something was refused but the call goes on.
     Warning {
         /// What.

@@ -92,6 +92,8 @@ pub(crate) struct InRoom {
     waiting_since: Option<Instant>,
     behind: Option<Behind>,
     media_started: bool,
+    /// `media_failed` received in this membership.
+    media_failures: u32,
     /// Members the server reported gone, still in the group, and since
     /// when; `true` once reported overdue.
     leaving: BTreeMap<ParticipantId, (Instant, bool)>,
@@ -176,6 +178,7 @@ impl InRoom {
             waiting_since: (role == Role::Joiner && secret.is_some()).then_some(now),
             behind: None,
             media_started: false,
+            media_failures: 0,
             leaving: BTreeMap::new(),
         };
         r.pump(config, now, &mut step);
@@ -446,6 +449,22 @@ impl InRoom {
                 step.then(Next::Lost(format!(
                     "the server is shutting down: {message}"
                 )));
+                Ok(())
+            }
+            // Our media failed, not our membership: open new peer
+            // connections, for the same group (spec §4.6).
+            ServerMessage::Error {
+                code: ErrorCode::MediaFailed,
+                ..
+            } if media_started => {
+                self.media_failures += 1;
+                step.event(Event::MediaFailed {
+                    attempt: self.media_failures,
+                });
+                step.outputs.push(Output::Media(MediaCommand::Stop));
+                step.outputs.push(Output::Media(MediaCommand::Start {
+                    ice_servers: self.ice_servers.clone(),
+                }));
                 Ok(())
             }
             ServerMessage::Error { code, message, .. } if code.is_fatal() => {

@@ -46,6 +46,12 @@ pub enum ErrorCode {
     OutOfOrder,
     /// The server is shutting down. Fatal.
     ShuttingDown,
+    /// Our peer connections with the server failed (no media for 10 s, or
+    /// not connected 20 s after the first description, spec §6). The
+    /// server dropped them and our tracks; the membership stands. The
+    /// client starts media again with new peer connections, as after
+    /// joining. Not fatal.
+    MediaFailed,
     /// A bug or resource failure on the server.
     Internal,
     /// A code this version of the protocol crate does not know.
@@ -55,7 +61,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code the protocol defines (without [`ErrorCode::Unknown`]).
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::BadMessage,
         ErrorCode::VersionMismatch,
         ErrorCode::MessageTooLarge,
@@ -71,6 +77,7 @@ impl ErrorCode {
         ErrorCode::UnknownParticipant,
         ErrorCode::OutOfOrder,
         ErrorCode::ShuttingDown,
+        ErrorCode::MediaFailed,
         ErrorCode::Internal,
     ];
 
@@ -92,6 +99,7 @@ impl ErrorCode {
             ErrorCode::UnknownParticipant => "unknown_participant",
             ErrorCode::OutOfOrder => "out_of_order",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::MediaFailed => "media_failed",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }

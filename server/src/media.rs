@@ -36,14 +36,6 @@ pub enum MediaEvent {
         /// The message.
         message: ServerMessage,
     },
-    /// A member's peer connection failed for good: signalling announces
-    /// `left` with reason `ice_failed` and closes it.
-    Failed {
-        /// Room of the participant.
-        room: RoomName,
-        /// The participant.
-        participant: ParticipantId,
-    },
 }
 
 /// Counters the media plane keeps for `/metrics`.
@@ -58,6 +50,9 @@ pub struct MediaStats {
     pub dropped_packets: AtomicU64,
     /// Loss and keyframe feedback (RTCP) crossing the SFU's wire.
     pub feedback: FeedbackCounts,
+    /// Members whose peer connections failed and started over
+    /// (`media_failed`, spec §4.6).
+    pub media_failures: AtomicU64,
 }
 
 /// RTCP feedback packets counted where they meet the wire: what repaired
@@ -83,6 +78,11 @@ impl MediaStats {
         self.forwarded_packets.fetch_add(1, Ordering::Relaxed);
         self.forwarded_bytes
             .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a member whose media failed and starts over.
+    pub fn media_failed(&self) {
+        self.media_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one dropped packet.

@@ -85,6 +85,12 @@ impl Metrics {
             "Packets the SFU received and did not forward.",
             &[("", load(&media.dropped_packets))],
         );
+        family(
+            "sotto_media_failures_total",
+            "counter",
+            "Members whose peer connections failed and started over (media_failed).",
+            &[("", load(&media.media_failures))],
+        );
         let f = &media.feedback;
         family(
             "sotto_rtcp_feedback_total",

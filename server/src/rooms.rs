@@ -199,25 +199,14 @@ impl Rooms {
 
     /// Routes an event of the media plane to its room.
     pub fn media_event(&self, event: MediaEvent) {
-        let (room, input) = match event {
-            MediaEvent::Signal {
-                room,
-                participant,
-                message,
-            } => (
-                room,
-                Input::Media {
-                    to: participant,
-                    message,
-                },
-            ),
-            MediaEvent::Failed { room, participant } => (
-                room,
-                Input::Departed {
-                    participant,
-                    reason: LeaveReason::IceFailed,
-                },
-            ),
+        let MediaEvent::Signal {
+            room,
+            participant,
+            message,
+        } = event;
+        let input = Input::Media {
+            to: participant,
+            message,
         };
         let live = lock(&self.registry).rooms.get(&room).cloned();
         if let Some(live) = live {

@@ -1,7 +1,7 @@
 //! The seam to the SFU (`media::MediaPlane` and `MediaEvent`), with a
 //! recording media plane: members are added and removed as the room says,
 //! members' sdp/ice reach the plane, the plane's messages reach members,
-//! and a failed peer connection is announced as `ice_failed`.
+//! and a member told its media failed stays in the room.
 
 #[path = "support/harness.rs"]
 mod harness;
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use harness::{TestServer, test_config, two_members};
 use sotto_proto::{
-    ClientMessage, LeaveReason, ParticipantId, PcKind, RoomName, SdpKind, ServerMessage,
+    ClientMessage, ErrorCode, ParticipantId, PcKind, RoomName, SdpKind, ServerMessage,
 };
 use sotto_server::media::{MediaEvent, MediaPlane, MediaStats};
 use sotto_server::server::Media;
@@ -111,28 +111,31 @@ async fn membership_signals_and_failures_cross_the_seam() {
         "{calls:?}"
     );
 
-    // b's peer connection fails for good.
+    // b's peer connections failed: the media plane tells b, and b stays
+    // (its media starts over; signalling neither closes nor announces it).
+    let failed = ServerMessage::Error {
+        code: ErrorCode::MediaFailed,
+        message: "your peer connections failed; open new ones".into(),
+        in_reply_to: None,
+        current_epoch: None,
+    };
     events
-        .send(MediaEvent::Failed {
+        .send(MediaEvent::Signal {
             room: room.clone(),
             participant: b_id.clone(),
+            message: failed.clone(),
         })
         .expect("signalling listens");
-    assert_eq!(b.expect_close().await, Some(1000));
-    assert_eq!(
-        a.recv().await,
-        ServerMessage::Left {
-            participant: b_id.clone(),
-            reason: LeaveReason::IceFailed
-        }
-    );
-    assert!(recorder.calls().contains(&Call::Remove(b_id.clone())));
+    assert_eq!(b.recv().await, failed);
+    a.expect_nothing(Duration::from_millis(200)).await;
+    assert!(!recorder.calls().contains(&Call::Remove(b_id.clone())));
 
     // Events for rooms or participants that are gone are dropped.
     events
-        .send(MediaEvent::Failed {
+        .send(MediaEvent::Signal {
             room: RoomName::parse("no-such-room").expect("valid"),
             participant: a_id.clone(),
+            message: answer,
         })
         .expect("signalling listens");
     a.leave().await;

@@ -10,24 +10,43 @@ use sotto_proto::{ParticipantId, TrackSource};
 /// The frames of `dir/<participant>-<source>.ivf|.ogg`, in file order
 /// (empty if there is no such recording).
 pub fn recorded(dir: &Path, participant: &ParticipantId, source: TrackSource) -> Vec<Vec<u8>> {
+    read_recording(dir, &file_stem(participant, source), source).unwrap_or_default()
+}
+
+/// Every recording of `participant`'s `source`, oldest first: the track
+/// received again (on a new connection) is recorded to `…-2`, `…-3`.
+pub fn recordings_of(
+    dir: &Path,
+    participant: &ParticipantId,
+    source: TrackSource,
+) -> Vec<Vec<Vec<u8>>> {
     let stem = file_stem(participant, source);
-    match source {
-        TrackSource::Mic | TrackSource::ScreenAudio => {
-            match std::fs::read(dir.join(format!("{stem}.ogg"))) {
-                Ok(bytes) => ogg::read_opus(&bytes).expect("a valid Ogg Opus file").1,
-                Err(_) => Vec::new(),
-            }
+    let mut all: Vec<Vec<Vec<u8>>> = read_recording(dir, &stem, source).into_iter().collect();
+    for n in 2.. {
+        match read_recording(dir, &format!("{stem}-{n}"), source) {
+            Some(frames) => all.push(frames),
+            None => break,
         }
-        _ => match std::fs::read(dir.join(format!("{stem}.ivf"))) {
-            Ok(bytes) => ivf::read(&bytes)
+    }
+    all
+}
+
+fn read_recording(dir: &Path, stem: &str, source: TrackSource) -> Option<Vec<Vec<u8>>> {
+    Some(match source {
+        TrackSource::Mic | TrackSource::ScreenAudio => {
+            let bytes = std::fs::read(dir.join(format!("{stem}.ogg"))).ok()?;
+            ogg::read_opus(&bytes).expect("a valid Ogg Opus file").1
+        }
+        _ => {
+            let bytes = std::fs::read(dir.join(format!("{stem}.ivf"))).ok()?;
+            ivf::read(&bytes)
                 .expect("a valid IVF file")
                 .1
                 .into_iter()
                 .map(|f| f.data)
-                .collect(),
-            Err(_) => Vec::new(),
-        },
-    }
+                .collect()
+        }
+    })
 }
 
 /// The frames `sender` sent on `source`, in order.

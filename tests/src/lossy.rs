@@ -13,7 +13,7 @@
 //! datagrams overtake each other, as with netem's jitter.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 
 use crate::dice::Dice;
+use crate::server::TestServer;
 use tokio::task::JoinHandle;
 
 /// What the path does to each datagram, in each direction.
@@ -132,6 +133,28 @@ impl LossyPath {
     pub fn impair(&self, on: bool) {
         self.switches.impaired.store(on, Ordering::Relaxed);
     }
+}
+
+/// The SFU on 127.0.0.1:P announcing 127.0.0.2:P, and the lossy path on
+/// 127.0.0.2:P in front of it.
+pub async fn server_behind(how: Impairment, seed: u64) -> (TestServer, LossyPath) {
+    for _ in 0..5 {
+        let front = tokio::net::UdpSocket::bind("127.0.0.2:0")
+            .await
+            .expect("127.0.0.2 is loopback too");
+        let port = front.local_addr().expect("bound").port();
+        // The same port on 127.0.0.1 is usually free; if not, another.
+        let started = TestServer::start_with(|c| {
+            c.media.udp_port = port;
+            c.media.public_ips = vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))];
+        })
+        .await;
+        if let Ok(server) = started {
+            let back = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            return (server, LossyPath::start(front, back, how, seed));
+        }
+    }
+    panic!("no port free on both 127.0.0.1 and 127.0.0.2 in five tries");
 }
 
 /// Sends `data` to `to` from `socket` after `hold`, or drops it.

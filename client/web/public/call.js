@@ -55,6 +55,9 @@ export class CallView {
     // the server's word (`departed`) only marks someone as leaving.
     this.people = new Map();
     this.tiles = new Map(); // `${participant}/${source}` -> {root, video, stateEl, statsId}
+    // Members without a camera tile (camera off, not sent, or no media
+    // connection): participant -> {root, stateEl, text}, with their initial.
+    this.placeholders = new Map();
     this.audio = new Map();
     this.verified = new Map(); // fingerprint digits -> {name}
     this.knocksShown = new Map(); // participant -> fingerprint shown
@@ -118,6 +121,7 @@ export class CallView {
       for (const id of [...this.people.keys()]) this.#forget(id);
       for (const id of [...this.knocksShown.keys()]) this.#closeKnock(id);
     });
+    c.addEventListener('media', (e) => this.#mediaProblem(e.detail));
     c.addEventListener('mediastopped', () => {
       for (const key of [...this.tiles.keys()]) this.#removeTile(key);
       for (const a of this.audio.values()) a.remove();
@@ -268,16 +272,17 @@ export class CallView {
     this.#removeTile(key);
     const video = el('video', { autoplay: true, muted: true, playsInline: true });
     video.srcObject = new MediaStream([track]);
-    const stateEl = el('div', { class: 'state' }, el('div', {}, el('div', { class: 'avatar', text: '…' }), el('span', { text: t('waitingKeys') })));
+    const stateEl = el('div', { class: 'state' }, el('div', {}, el('div', { class: 'avatar', text: '…' }), el('span')));
     const label = el('span');
     const root = el('div', { class: `tile${source === 'screen' ? ' screen' : ''}`, 'data-participant': participant, 'data-source': source },
       video, stateEl, el('div', { class: 'name' }, label));
     // Hidden until its frames decrypt: never show media that was not decrypted.
     video.style.visibility = 'hidden';
     $('grid').append(root);
-    this.tiles.set(key, { root, video, stateEl, label, statsId, participant, source });
+    this.tiles.set(key, { root, video, stateEl, label, statsId, participant, source, state: 'none' });
     this.#labelTile(this.tiles.get(key));
-    this.#layout();
+    this.#tileState(this.tiles.get(key));
+    this.#placeholders();
   }
 
   #labelTile(tile) {
@@ -294,24 +299,58 @@ export class CallView {
     if (!tile) return;
     tile.root.remove();
     this.tiles.delete(key);
-    this.#layout();
+    this.#placeholders();
   }
 
   #onStats(tracks) {
     for (const tile of this.tiles.values()) {
-      const s = tracks[tile.statsId];
-      const state = s?.state ?? 'waiting';
-      tile.root.dataset.state = state;
-      const ok = state === 'ok';
-      tile.video.style.visibility = ok ? 'visible' : 'hidden';
-      tile.stateEl.hidden = ok;
-      const text = tile.stateEl.querySelector('span');
-      if (!ok && text) {
-        const bad = state === 'failing';
-        tile.stateEl.classList.toggle('bad', bad);
-        text.textContent = bad ? t('cannotDecrypt', { name: this.nameOf(tile.participant) }) : t('waitingKeys');
-      }
+      tile.state = tracks[tile.statsId]?.state ?? 'none';
+      this.#tileState(tile);
     }
+  }
+
+  /**
+   * What a tile shows instead of video, and why: the media connection
+   * first (no frame can come without it), then what the frame Worker
+   * says of this track: no frame yet, frames without the sender's key,
+   * frames that do not open. Video shows only once its frames open.
+   */
+  #tileState(tile) {
+    const media = this.media ?? 'connecting';
+    const ok = tile.state === 'ok' && media !== 'failed';
+    tile.root.dataset.state = ok ? 'ok' : media === 'connected' ? tile.state : `media_${media}`;
+    tile.video.style.visibility = ok ? 'visible' : 'hidden';
+    tile.stateEl.hidden = ok;
+    const text = tile.stateEl.querySelector('span');
+    if (ok || !text) return;
+    const name = this.nameOf(tile.participant);
+    const bad = media === 'failed' || tile.state === 'failing';
+    tile.stateEl.classList.toggle('bad', bad);
+    if (media === 'failed') text.textContent = t('noMediaTile');
+    else if (media !== 'connected') text.textContent = t('connectingMedia');
+    else if (tile.state === 'failing') text.textContent = t('cannotDecrypt', { name });
+    else if (tile.state === 'no_key') text.textContent = t('waitingKeyOf', { name });
+    else text.textContent = t(tile.source === 'screen' ? 'waitingScreenOf' : 'waitingVideoOf', { name });
+  }
+
+  /**
+   * The media connection, said once above the grid when it is not right:
+   * slow to connect, or failed (the server cannot be reached with media;
+   * new connections are being tried). Gone once it connects.
+   */
+  #mediaProblem({ state }) {
+    this.media = state;
+    for (const tile of this.tiles.values()) this.#tileState(tile);
+    this.#placeholders();
+    document.getElementById('media-problem')?.remove();
+    if (state !== 'failed' && state !== 'slow') return;
+    const failed = state === 'failed';
+    const box = el('div', { id: 'media-problem', class: `knock problem${failed ? ' bad' : ''}`, role: 'alert', 'data-state': state },
+      el('div', {},
+        el('strong', {}, t(failed ? 'mediaFailedTitle' : 'mediaSlowTitle')),
+        el('p', {}, t(failed ? 'mediaFailedWhy' : 'mediaSlowWhy')),
+        failed ? el('p', {}, t('mediaFailedTry')) : ''));
+    $('knocks').prepend(box);
   }
 
   /** Columns for n tiles in the grid's aspect ratio (tiles are 16:9-ish). */
@@ -488,6 +527,45 @@ export class CallView {
     w.textContent = warnings.join(' ');
     w.hidden = warnings.length === 0;
     for (const tile of this.tiles.values()) this.#labelTile(tile);
+    this.#placeholders();
+  }
+
+  /**
+   * One tile per member: a member with no camera tile gets a placeholder
+   * with their initial and why there is no video (no media connection,
+   * still connecting, or none sent). Never an empty black box.
+   */
+  #placeholders() {
+    const grid = $('grid');
+    for (const [id, ph] of [...this.placeholders]) {
+      if (!this.people.has(id) || this.tiles.has(`${id}/camera`)) {
+        ph.root.remove();
+        this.placeholders.delete(id);
+      }
+    }
+    for (const id of this.people.keys()) {
+      if (this.tiles.has(`${id}/camera`)) continue;
+      let ph = this.placeholders.get(id);
+      if (!ph) {
+        const avatar = el('div', { class: 'avatar' });
+        const text = el('span');
+        const label = el('span');
+        const root = el('div', { class: 'tile placeholder', 'data-participant': id, 'data-source': 'none' },
+          el('div', { class: 'state' }, el('div', {}, avatar, text)), el('div', { class: 'name' }, label));
+        ph = { root, avatar, text, label };
+        this.placeholders.set(id, ph);
+        grid.append(root);
+      }
+      const name = this.nameOf(id);
+      ph.avatar.textContent = (name[0] ?? '?').toUpperCase();
+      ph.label.textContent = name;
+      const media = this.media ?? 'connecting';
+      ph.root.dataset.state = media === 'connected' ? 'no_video' : `media_${media}`;
+      ph.root.querySelector('.state').classList.toggle('bad', media === 'failed');
+      ph.text.textContent = media === 'failed' ? t('noMediaTile')
+        : media === 'connected' ? t('noVideoOf', { name }) : t('connectingMedia');
+    }
+    this.#layout();
   }
 
   #safety(id) {
@@ -512,7 +590,11 @@ export class CallView {
   }
 
   #redraw() {
-    for (const tile of this.tiles.values()) this.#labelTile(tile);
+    for (const tile of this.tiles.values()) {
+      this.#labelTile(tile);
+      this.#tileState(tile);
+    }
+    if (this.media) this.#mediaProblem({ state: this.media });
     this.#renderPeople();
     if (this.state) this.#status(this.state);
   }

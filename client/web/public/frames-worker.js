@@ -11,6 +11,10 @@
 //     (createEncodedStreams browsers; RTCRtpScriptTransform browsers get
 //     the same options through `onrtctransform`)
 // Messages to the page: {type:'stats', tracks:{id:{ok, dropped, state}}},
+// where a track's state is 'none' (no frame came yet), 'no_key' (frames
+// come, and we hold no key for them: the sender's key has not reached us),
+// 'ok' (the last frame opened) or 'failing' (the last frame did not open:
+// forged, damaged, or from someone who is not who the track says);
 // {type:'attached', id} once a track's transform is in place.
 // Key material never leaves this Worker and the page's MLS session, and is
 // never logged.
@@ -25,7 +29,7 @@ const stats = new Map();
 function statFor(id) {
   let s = stats.get(id);
   if (!s) {
-    s = { ok: 0, dropped: {}, state: 'waiting' };
+    s = { ok: 0, dropped: {}, state: 'none' };
     stats.set(id, s);
   }
   return s;
@@ -65,7 +69,7 @@ function transformFor(opts) {
     transform(frame, controller) {
       if (!crypto) {
         drop(s, 'no_key');
-        s.state = 'waiting';
+        s.state = 'no_key';
         return; // nothing leaves in the clear, nothing undecrypted plays
       }
       try {
@@ -75,7 +79,7 @@ function transformFor(opts) {
         controller.enqueue(frame);
       } catch (e) {
         drop(s, e.message);
-        s.state = e.message === 'no_key' ? 'waiting' : 'failing';
+        s.state = e.message === 'no_key' ? 'no_key' : 'failing';
       }
     },
   });

@@ -74,6 +74,25 @@ export class Media extends EventTarget {
       };
     }
     this.sub.ontrack = (e) => this.#onTrack(e);
+    this.state = 'connecting';
+    for (const pc of [this.pub, this.sub]) pc.onconnectionstatechange = () => this.#connectionChanged();
+  }
+
+  /**
+   * The media connection as a person is told of it: 'failed' if either
+   * connection in use failed, 'connected' once every connection in use
+   * is, else 'connecting'. (`sub` is in use once the server offered.)
+   * Emits 'connection' {state} on change.
+   */
+  #connectionChanged() {
+    const inUse = [this.pub, this.sub].filter((pc) => pc.remoteDescription);
+    const states = inUse.map((pc) => pc.connectionState);
+    let state = 'connecting';
+    if (states.includes('failed')) state = 'failed';
+    else if (states.length && states.every((s) => s === 'connected')) state = 'connected';
+    if (state === this.state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('connection', { detail: { state } }));
   }
 
   #serial(queue, f) {
@@ -212,6 +231,7 @@ export class Media extends EventTarget {
   }
 
   close() {
+    for (const pc of [this.pub, this.sub]) pc.onconnectionstatechange = null;
     this.pub.close();
     this.sub.close();
   }

@@ -37,6 +37,9 @@ export async function identity() {
 
 const now = () => Math.floor(performance.timeOrigin + performance.now());
 
+/** After this long connecting, the person is told it takes long. */
+const SLOW_MEDIA_MS = 10000;
+
 export class Call extends EventTarget {
   /**
    * `room`, `secret` (the fragment, or null to knock), `name` (display
@@ -49,7 +52,10 @@ export class Call extends EventTarget {
    * {participant}, 'knock' {participant, fingerprint}, 'knockclosed'
    * {participant}, 'conflict' {participant}, 'chat' {from, text}, 'profile'
    * {from, name}, 'track' {participant, source, kind, track, statsId},
-   * 'trackended' {participant, source}, 'mediastopped', 'ended' {reason,
+   * 'trackended' {participant, source}, 'mediastopped', 'media' {state,
+   * failures} (the media connection: 'connecting', 'slow' when connecting
+   * takes long, 'connected', or 'failed': cannot reach the media server,
+   * retrying; `failures` so far in this membership), 'ended' {reason,
    * code}.
    */
   constructor({ room, secret, name, frames, tracks }) {
@@ -63,6 +69,21 @@ export class Call extends EventTarget {
     this.ws = null;
     this.media = null;
     this.timer = null;
+    this.mediaFailures = 0;
+    this.mediaState = null;
+    this.slowTimer = null;
+  }
+
+  /**
+   * What the person is told of the media connection. Once it failed, the
+   * new connections count as failed (we are retrying) until they connect.
+   */
+  #mediaState(state) {
+    if (state === 'connected') clearTimeout(this.slowTimer);
+    if (state !== 'connected' && this.mediaFailures > 0) state = 'failed';
+    if (state === this.mediaState) return;
+    this.mediaState = state;
+    this.#emit('media', { state, failures: this.mediaFailures });
   }
 
   #emit(type, detail = {}) {
@@ -166,6 +187,14 @@ export class Call extends EventTarget {
     if (o.kind === 'start') {
       this.media?.close();
       this.media = new Media((m) => this.#sendMedia(m), this.frames, o.iceServers);
+      this.media.addEventListener('connection', (e) => this.#mediaState(e.detail.state));
+      this.mediaState = null;
+      this.#mediaState('connecting');
+      // Connecting takes a second on a good network; after this, say so.
+      clearTimeout(this.slowTimer);
+      this.slowTimer = setTimeout(() => {
+        if (this.mediaState === 'connecting') this.#mediaState('slow');
+      }, SLOW_MEDIA_MS);
       this.media.addEventListener('track', (e) => this.#emit('track', e.detail));
       this.media.addEventListener('trackended', (e) => this.#emit('trackended', e.detail));
       for (const source of ['mic', 'camera', 'screen']) {
@@ -177,6 +206,7 @@ export class Call extends EventTarget {
       if (m?.type === 'sdp') this.media?.handleSdp(m);
       else if (m?.type === 'ice') this.media?.handleIce(m);
     } else if (o.kind === 'stop') {
+      clearTimeout(this.slowTimer);
       this.media?.close();
       this.media = null;
       this.#emit('mediastopped');
@@ -228,13 +258,22 @@ export class Call extends EventTarget {
       case 'profile':
         this.#emit('profile', e);
         break;
+      case 'media_failed':
+        // The server dropped our peer connections (it heard nothing of
+        // them): new ones follow at once, in the same group. What is
+        // missing is the connection, not keys.
+        this.mediaFailures = e.attempt;
+        this.#mediaState('failed');
+        break;
       case 'rejoining':
         // A new participant in a new epoch: everyone is added again.
+        this.mediaFailures = 0;
         this.#emit('state', { state: 'reconnecting' });
         this.#emit('rejoining', e);
         break;
       case 'ended':
         clearTimeout(this.timer);
+        clearTimeout(this.slowTimer);
         this.#emit('ended', { reason: e.reason, code: e.code });
         break;
     }

@@ -138,6 +138,7 @@ pub fn event_json(e: &Event) -> Option<Value> {
         Event::Rejoining { after, reason } => {
             json!({"type": "rejoining", "afterMs": after.as_millis() as u64, "reason": reason})
         }
+        Event::MediaFailed { attempt } => json!({"type": "media_failed", "attempt": attempt}),
         Event::Warning { message } => json!({"type": "warning", "message": message}),
         Event::Ended(r) => {
             let mut v = end_json(r);

@@ -144,3 +144,59 @@ fn shutting_down_is_not_the_end_the_participant_comes_back() {
     assert_ne!(room.id_of(&a), first);
     assert!(room.get(&a).is_member());
 }
+
+#[test]
+fn failed_media_starts_over_in_the_same_group() {
+    let (mut room, ids) = Room::of_size(2);
+    let a = ids[0].clone();
+    let first = room.id_of(&a);
+    let epoch = room.get(&a).participant.epoch();
+    let before = room.get(&a).media.len();
+    let failed = ServerMessage::Error {
+        code: ErrorCode::MediaFailed,
+        message: "your peer connections failed; open new ones".into(),
+        in_reply_to: None,
+        current_epoch: None,
+    };
+    room.deliver(&first, failed.clone());
+    room.settle();
+    // New peer connections, closing the old ones first; nothing else.
+    let media = &room.get(&a).media[before..];
+    assert!(
+        matches!(
+            media,
+            [
+                sotto_participant::MediaCommand::Stop,
+                sotto_participant::MediaCommand::Start { .. }
+            ]
+        ),
+        "{media:?}"
+    );
+    let told: Vec<u32> = room
+        .get(&a)
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MediaFailed { attempt } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, vec![1]);
+    // The same participant in the same epoch: no rejoin, no commit.
+    assert_eq!(room.id_of(&a), first);
+    assert_eq!(room.get(&a).participant.epoch(), epoch);
+    assert!(rejoins(&room, &a).is_empty());
+    assert!(room.get(&a).ended().is_none());
+    // Again: counted, and still no rejoin.
+    room.deliver(&first, failed);
+    room.settle();
+    assert!(
+        room.get(&a)
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::MediaFailed { attempt: 2 }))
+    );
+    assert_eq!(room.id_of(&a), first);
+    room.assert_consistent();
+    room.assert_media_flows();
+}

@@ -171,7 +171,6 @@ struct Member {
     negotiation: SubNegotiation,
     /// Media sections of the latest `sub` offer: what bounds the answer.
     sub_sections: usize,
-    failure_reported: bool,
 }
 
 impl Member {
@@ -375,9 +374,7 @@ impl Engine {
         for m in self.members.values() {
             for peer in [&m.publisher, &m.subscriber].into_iter().flatten() {
                 consider(peer.deadline);
-                if !m.failure_reported {
-                    consider(failure_deadline(peer));
-                }
+                consider(failure_deadline(peer));
             }
             for track in &m.published {
                 consider(track.keyframes.poll_timeout());

@@ -430,10 +430,7 @@ async fn route(
             participant,
             message,
             ..
-        } = event
-        else {
-            continue;
-        };
+        } = event;
         let Some(client) = clients.lock().unwrap().get(&participant).cloned() else {
             continue;
         };

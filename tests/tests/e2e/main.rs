@@ -10,6 +10,7 @@ mod a_cheating_server_cannot_rewrite_the_group;
 mod a_killed_member_is_removed;
 mod a_leaver_cannot_decrypt_later_frames;
 mod a_lost_connection_joins_again;
+mod a_media_outage_keeps_the_membership;
 mod a_member_killed_mid_commit;
 mod a_member_that_missed_a_commit_joins_again;
 mod a_newcomer_takes_a_leavers_media_section;

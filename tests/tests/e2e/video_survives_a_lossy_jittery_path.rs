@@ -10,7 +10,6 @@
 //! retransmission, and checks that the receiver asked for a keyframe
 //! (PLI) and that video came back.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -20,31 +19,9 @@ use sotto_proto::TrackSource;
 use sotto_tests::PATIENCE;
 use sotto_tests::dice::Dice;
 use sotto_tests::frames::{recorded, sent_on};
-use sotto_tests::lossy::{Impairment, LossyPath};
+use sotto_tests::lossy::{Impairment, server_behind};
 use sotto_tests::member::{Member, Spec, joined};
-use sotto_tests::server::{TestServer, metric, new_room};
-
-/// The SFU on 127.0.0.1:P announcing 127.0.0.2:P, and the lossy path on
-/// 127.0.0.2:P in front of it.
-async fn server_behind(how: Impairment, seed: u64) -> (TestServer, LossyPath) {
-    for _ in 0..5 {
-        let front = tokio::net::UdpSocket::bind("127.0.0.2:0")
-            .await
-            .expect("127.0.0.2 is loopback too");
-        let port = front.local_addr().expect("bound").port();
-        // The same port on 127.0.0.1 is usually free; if not, another.
-        let started = TestServer::start_with(|c| {
-            c.media.udp_port = port;
-            c.media.public_ips = vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))];
-        })
-        .await;
-        if let Ok(server) = started {
-            let back = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            return (server, LossyPath::start(front, back, how, seed));
-        }
-    }
-    panic!("no port free on both 127.0.0.1 and 127.0.0.2 in five tries");
-}
+use sotto_tests::server::{metric, new_room};
 
 /// Where each recorded frame was sent, if every recorded frame equals a
 /// sent one, in order.

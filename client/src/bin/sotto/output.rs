@@ -103,6 +103,7 @@ fn room_json(ev: &RoomEvent) -> Option<Value> {
         RoomEvent::Name { from, name } => json!({"event": "name", "from": from, "name": name}),
         RoomEvent::Rejoining { after, reason } => json!({"event": "reconnecting",
                     "after_ms": after.as_millis() as u64, "reason": reason}),
+        RoomEvent::MediaFailed { attempt } => json!({"event": "media_failed", "attempt": attempt}),
         RoomEvent::Warning { message } => json!({"event": "warning", "message": message}),
         // The end has its own line (`ended_json`).
         _ => return None,
@@ -233,6 +234,11 @@ fn room_text(ev: &RoomEvent) -> Option<String> {
         RoomEvent::Rejoining { after, reason } => {
             format!("{reason}; joining again in {:.1} s", after.as_secs_f64())
         }
+        RoomEvent::MediaFailed { attempt } => format!(
+            "cannot reach the media server (attempt {attempt}): UDP to the server may be \
+             blocked on this network; trying again with new connections (the server's \
+             operator can add a TURN server)"
+        ),
         RoomEvent::Warning { message } => format!("warning: {}", escaped(message)),
         _ => return None,
     })

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use rtc::sansio::Protocol;
-use sotto_proto::{ParticipantId, PcKind, RoomName, TrackSource};
+use sotto_proto::{ErrorCode, ParticipantId, PcKind, RoomName, ServerMessage, TrackSource};
 use tracing::{debug, warn};
 
 use super::{
@@ -37,7 +37,6 @@ impl Engine {
                 subscribed: HashMap::new(),
                 negotiation: SubNegotiation::default(),
                 sub_sections: 0,
-                failure_reported: false,
             },
         );
         // Subscribe the newcomer to everything already published.
@@ -101,23 +100,43 @@ impl Engine {
         }
     }
 
+    /// A member whose `pub` or `sub` connection failed starts media over
+    /// (spec §4.6): it is told `media_failed`, its connections and tracks
+    /// are dropped (the others' `sub` lose them), and it is added again at
+    /// once, subscribed to everything published, ready for a new `pub`
+    /// offer. Its membership is signalling's, and stands.
     pub(super) fn check_failures(&mut self, now: Instant) {
-        for m in self.members.values_mut() {
-            if m.failure_reported {
+        let failed: Vec<MemberId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| {
+                [&m.publisher, &m.subscriber]
+                    .into_iter()
+                    .flatten()
+                    .any(|p| failure_deadline(p).is_some_and(|d| d <= now))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in failed {
+            let Some(m) = self.members.get(&id) else {
                 continue;
-            }
-            let failed = [&m.publisher, &m.subscriber]
-                .into_iter()
-                .flatten()
-                .any(|p| failure_deadline(p).is_some_and(|d| d <= now));
-            if failed {
-                warn!("a member's peer connection failed");
-                m.failure_reported = true;
-                self.events.push_back(MediaEvent::Failed {
-                    room: m.room.clone(),
-                    participant: m.participant.clone(),
-                });
-            }
+            };
+            let (room, participant) = (m.room.clone(), m.participant.clone());
+            warn!("a member's peer connection failed; its media starts over");
+            self.stats.media_failed();
+            // Told first: the `sub` offer of the new start comes after.
+            self.events.push_back(MediaEvent::Signal {
+                room: room.clone(),
+                participant: participant.clone(),
+                message: ServerMessage::Error {
+                    code: ErrorCode::MediaFailed,
+                    message: "your peer connections failed; open new ones".to_owned(),
+                    in_reply_to: None,
+                    current_epoch: None,
+                },
+            });
+            self.remove_member(now, id);
+            self.add_member(now, room, participant);
         }
     }
 }

@@ -245,8 +245,8 @@ fn a_sub_answer_with_more_sections_than_the_offer_is_refused() {
 }
 
 #[test]
-fn a_connection_that_never_connects_fails_the_member_after_the_grace_time() {
-    let (mut engine, _) = engine();
+fn a_connection_that_never_connects_starts_the_members_media_over_after_the_grace_time() {
+    let (mut engine, stats) = engine();
     let t0 = Instant::now();
     let p = who("kq4pZsWm0cB2v9Ae");
     engine.handle_command(t0, Command::AddMember(room(), p.clone()));
@@ -262,7 +262,8 @@ fn a_connection_that_never_connects_fails_the_member_after_the_grace_time() {
         "{answer:?}"
     );
     // Drive the clock in virtual time: nothing is reported before the grace
-    // time, the failure exactly once after it.
+    // time, `media_failed` exactly once after it (the member has no
+    // connection left to fail).
     let mut now = t0;
     let mut failed_at = None;
     while now < t0 + CONNECT_WITHIN + Duration::from_secs(5) {
@@ -273,16 +274,47 @@ fn a_connection_that_never_connects_fails_the_member_after_the_grace_time() {
             });
         engine.handle_timeout(now);
         while let Some(event) = engine.poll_event() {
-            if let MediaEvent::Failed { participant, .. } = event {
+            let MediaEvent::Signal {
+                participant,
+                message,
+                ..
+            } = event;
+            if let ServerMessage::Error { code, .. } = message {
+                assert_eq!(code, ErrorCode::MediaFailed);
                 assert_eq!(participant, p);
                 assert!(failed_at.is_none(), "reported twice");
                 failed_at = Some(now);
             }
         }
     }
-    let failed_at = failed_at.expect("the member is reported");
+    let failed_at = failed_at.expect("the member is told");
     assert!(failed_at >= t0 + CONNECT_WITHIN);
     assert!(failed_at < t0 + CONNECT_WITHIN + Duration::from_secs(1));
+    assert_eq!(stats.media_failures.load(Ordering::Relaxed), 1);
+    // Still a media member, with nothing left of the failed connection: a
+    // new `pub` offer is answered as a first one.
+    let m = &engine.members[&engine.ids[&(room(), p.clone())]];
+    assert!(m.publisher.is_none() && m.published.is_empty());
+    let offer = serde_json::from_value(serde_json::json!({
+        "type": "sdp", "pc": "pub", "kind": "offer", "sdp": client_offer(now),
+        "tracks": [{"mid": "0", "source": "mic"}]
+    }))
+    .expect("sdp message");
+    engine.handle_command(now, Command::Signal(room(), p, offer));
+    assert!(
+        matches!(
+            engine.poll_event(),
+            Some(MediaEvent::Signal {
+                message: ServerMessage::Sdp {
+                    pc: PcKind::Pub,
+                    kind: sotto_proto::SdpKind::Answer,
+                    ..
+                },
+                ..
+            })
+        ),
+        "the new offer is answered"
+    );
 }
 
 /// One `a=<attribute>:` value of an SDP.
@@ -385,15 +417,14 @@ fn answer_checks(engine: &mut Engine, client: &Controlling, now: Instant, local:
 }
 
 /// Whether the member's `pub` connection is in trouble (disconnected or
-/// failed), as the engine sees it.
-fn pub_troubled(engine: &Engine, p: &ParticipantId) -> bool {
+/// failed), as the engine sees it, or was dropped as failed
+/// (`media_failed`: the member has no `pub` connection any more).
+fn pub_troubled(engine: &Engine, stats: &MediaStats, p: &ParticipantId) -> bool {
     let id = engine.ids[&(room(), p.clone())];
-    engine.members[&id]
-        .publisher
-        .as_ref()
-        .expect("a pub connection")
-        .troubled_since
-        .is_some()
+    match engine.members[&id].publisher.as_ref() {
+        Some(publisher) => publisher.troubled_since.is_some(),
+        None => stats.media_failures.load(Ordering::Relaxed) == 1,
+    }
 }
 
 /// Chrome with two host candidates that reach the server (loopback and a
@@ -406,7 +437,7 @@ fn pub_troubled(engine: &Engine, p: &ParticipantId) -> bool {
 /// `checks_from_b` false is the control: a peer that goes silent is still
 /// seen in trouble.
 fn renomination(checks_from_b: bool) -> bool {
-    let (mut engine, _) = engine();
+    let (mut engine, stats) = engine();
     let t0 = Instant::now();
     let p = who("kq4pZsWm0cB2v9Ae");
     engine.handle_command(t0, Command::AddMember(room(), p.clone()));
@@ -456,8 +487,9 @@ fn renomination(checks_from_b: bool) -> bool {
     }
     // Then consent checks on B only (Chrome: every 2.5 s or so, nominating
     // the pair it uses), for longer than the server's disconnect (5 s) and
-    // fail (15 s) timeouts.
-    let end = now + Duration::from_secs(20);
+    // fail (15 s) timeouts, and less than its connect timeout (20 s: no
+    // DTLS runs here, so the connection never counts as connected).
+    let end = t0 + CONNECT_WITHIN - Duration::from_millis(500);
     let mut next_check = if checks_from_b { now } else { end };
     while now < end {
         if now >= next_check {
@@ -469,7 +501,7 @@ fn renomination(checks_from_b: bool) -> bool {
         now = due.min(next_check).max(now + Duration::from_millis(1));
         engine.handle_timeout(now);
     }
-    pub_troubled(&engine, &p)
+    pub_troubled(&engine, &stats, &p)
 }
 
 #[test]
