@@ -10,12 +10,19 @@
 // fingerprint for B is B's own; a receiver with decryption disabled shows
 // nothing recognisable although its frames arrive; screen share is
 // received; a knock (name only) is shown and admitted by a click.
+//
+// `--bob firefox` makes Bob a Firefox ESR (lib/firefox.mjs), everyone else
+// staying in Chromium: every check above then runs with Firefox on one
+// side (decoding, tones, chat, codes, verification, his rejoin, screen
+// share both ways, the native client's recording of him). Firefox needs a
+// network namespace and a sound server for that (tests/tests/browser.rs).
 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { options, check, finish, until, shotsDir } from './lib/harness.mjs';
 import { startNative, checkRecorded } from './lib/native.mjs';
 import * as people from './lib/people.mjs';
+import { firefoxPerson } from './lib/firefox.mjs';
 
 const opt = options();
 const shots = await shotsDir(opt.shots);
@@ -25,12 +32,19 @@ const secret = randomBytes(16).toString('base64url');
 
 const person = (name, camera, tone, { withSecret = true, ...rest } = {}) =>
   people.person(opt.base, room, name, camera, tone, { secret: withSecret ? secret : null, ...rest });
+const bobIn = opt.bob ?? 'chromium';
+if (!['chromium', 'firefox'].includes(bobIn)) throw new Error(`--bob ${bobIn}: chromium or firefox`);
+console.log(`# Bob runs in ${bobIn}`);
+// The Firefox run leaves its own screenshots beside Chromium's.
+const shotPrefix = bobIn === 'firefox' ? 'firefox-' : '';
 const { join: join_, tileShows } = people;
 
 const alice = await person('Alice', 'A', 440);
 await join_(alice);
 await until('Alice in the call', () => alice.page.locator('#room-code').textContent());
-const bob = await person('Bob', 'B', 660);
+const bob = bobIn === 'firefox'
+  ? await firefoxPerson(opt.base, room, 'Bob', 'B', 660, { secret })
+  : await person('Bob', 'B', 660);
 await join_(bob);
 // The native participant, when given: sends the committed fixtures,
 // records what the browsers send (decrypted), prints events as JSON.
@@ -162,15 +176,23 @@ await check('a receiver with decryption disabled shows nothing recognisable', as
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  await alice.page.screenshot({ path: join(shots, 'call-three.png') });
+  await alice.page.screenshot({ path: join(shots, shotPrefix + 'call-three.png') });
   await carol.ctx.close();
 });
 
 await check('screen share from Alice is decoded by Bob', async () => {
   await alice.page.locator('#btn-screen').click();
   await until('screen on Bob', () => tileShows(bob, 'Alice', 'S', 'screen'), 30000);
-  await bob.page.screenshot({ path: join(shots, 'call.png') });
+  await bob.page.screenshot({ path: join(shots, shotPrefix + 'call.png') });
   await alice.page.locator('#btn-screen').click();
+});
+
+await check('screen share from Bob is decoded by Alice', async () => {
+  await bob.page.locator('#btn-screen').click();
+  await until('Bob\'s screen on Alice', () => tileShows(alice, 'Bob', 'S', 'screen'), 30000);
+  await bob.page.locator('#btn-screen').click();
+  await until('Bob\'s screen gone from Alice', () => alice.page.evaluate(() =>
+    !document.querySelector('.tile[data-source="screen"]')), 20000);
 });
 
 await check('a knock with only the name is shown and admitted by a click', async () => {
@@ -191,7 +213,7 @@ await check('a knock with only the name is shown and admitted by a click', async
   }), 10000);
   const overflow = await dave.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   if (overflow) throw new Error('horizontal scrolling in a call on a phone');
-  await dave.page.screenshot({ path: join(shots, 'call-phone.png') });
+  await dave.page.screenshot({ path: join(shots, shotPrefix + 'call-phone.png') });
   await dave.ctx.close();
 });
 
@@ -205,7 +227,7 @@ await check('someone else calling themselves Bob raises the key-change warning',
     .filter((li) => li.querySelector('strong')?.textContent === 'Bob')
     .map((li) => [Boolean(li.querySelector('.verified-mark')), Boolean(li.querySelector('.changed'))]));
   if (JSON.stringify(marks.sort()) !== JSON.stringify([[false, true], [true, false]])) throw new Error(`Bob rows ${JSON.stringify(marks)}`);
-  await alice.page.screenshot({ path: join(shots, 'call-key-changed.png') });
+  await alice.page.screenshot({ path: join(shots, shotPrefix + 'call-key-changed.png') });
   await impostor.ctx.close();
 });
 

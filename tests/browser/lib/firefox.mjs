@@ -20,11 +20,20 @@ const PREFS = {
   'media.peerconnection.ice.obfuscate_host_addresses': false,
 };
 
-/** A locator-like handle: `textContent()` and `click()` on a selector. */
+/**
+ * A locator-like handle on a selector, with the calls the tests make of
+ * Playwright's: textContent, click, fill, isVisible, evaluate, waitFor.
+ */
 function locate(page, selector) {
   return {
     textContent: () => page.$eval(selector, (e) => e.textContent).catch(() => null),
     click: () => page.click(selector),
+    fill: async (text) => {
+      await page.$eval(selector, (e) => { e.value = ''; });
+      await page.type(selector, text);
+    },
+    isVisible: () => page.$eval(selector, (e) => Boolean(e.offsetParent) && !e.hidden).catch(() => false),
+    evaluate: (f, arg) => page.$eval(selector, f, arg),
     waitFor: ({ timeout = 20000 } = {}) => page.waitForSelector(selector, { timeout }),
   };
 }
