@@ -80,8 +80,13 @@ async fn media_starts_over_without_leaving_the_group() {
     path.outage(false);
     let back = Instant::now();
     let sent_when_back = sent_on(&alice.sent(), TrackSource::Camera).len();
-    bob.wait_for("alice's video again", PATIENCE, |ev| camera_starts(ev) >= 2)
-        .await;
+    // At once, usually; but connections opened while the path was still
+    // dead may have given up their checks, and wait for the SFU's connect
+    // timeout (20 s) to be opened again.
+    bob.wait_for("alice's video again", Duration::from_secs(50), |ev| {
+        camera_starts(ev) >= 2
+    })
+    .await;
     let recovered = back.elapsed();
     // A few seconds of video on the new connections.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -122,8 +127,11 @@ async fn media_starts_over_without_leaving_the_group() {
     // alice sent after the path came back, byte for byte, in order.
     let sent = sent_on(&alice.sent(), TrackSource::Camera);
     let recordings = recordings_of(bob.record_dir(), &alice_id, TrackSource::Camera);
-    assert_eq!(recordings.len(), 2, "one recording per connection");
-    let after = &recordings[1];
+    assert!(
+        recordings.len() >= 2,
+        "one recording per connection that carried video"
+    );
+    let after = recordings.last().expect("recordings");
     let mut at = sent_when_back.saturating_sub(30);
     for frame in after {
         at += 1 + sent[at..]

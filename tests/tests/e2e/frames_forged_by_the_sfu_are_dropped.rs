@@ -201,7 +201,15 @@ impl Log {
                 }
                 let mut done = false;
                 match self.video_cheats.front().copied() {
-                    Some("keyframe bit flipped") if self.armed && start => {
+                    // On a delta frame (bit 0 set), so that it claims to be a
+                    // keyframe without a keyframe's start code: a media
+                    // error, whatever frame comes next (a keyframe flipped
+                    // to delta would fail authentication instead).
+                    Some("keyframe bit flipped")
+                        if self.armed
+                            && start
+                            && p.payload.get(off).is_some_and(|b| b & 0x01 == 1) =>
+                    {
                         p.payload[off] ^= 0x01;
                         done = true;
                     }
