@@ -8,6 +8,8 @@
 //! | `chat` | `text`: string, at most [`MAX_CHAT_BYTES`] UTF-8 bytes | a chat line |
 //! | `profile` | `name`: string, 1 to [`MAX_NAME_CHARS`] characters, no control characters | the sender's display name |
 //! | `ack` | `epoch`: integer | the sender holds the media key of `epoch` |
+//! | `status` | `mic`, `camera`, `hand`, `recording`: booleans (missing: false) | what the sender says of itself: microphone on, camera on, hand raised, recording the call |
+//! | `reaction` | `emoji`: one of [`REACTIONS`] | a passing reaction |
 //!
 //! Unknown fields are ignored. A message of an unknown `type` is reported
 //! (so newer clients can add types) and otherwise ignored; it never breaks
@@ -19,6 +21,9 @@ use serde::{Deserialize, Serialize};
 pub const MAX_CHAT_BYTES: usize = 4096;
 /// Longest display name, in Unicode scalar values.
 pub const MAX_NAME_CHARS: usize = 64;
+/// The reactions a member can send (anything else is refused: a
+/// reaction is shown large on everyone's screen, so it is not free text).
+pub const REACTIONS: [&str; 6] = ["👍", "👏", "😂", "❤️", "🎉", "😮"];
 /// Longest application message accepted, in bytes, before parsing.
 pub const MAX_APP_MESSAGE_BYTES: usize = 16 * 1024;
 
@@ -43,6 +48,31 @@ pub enum AppMessage {
         /// The acknowledged epoch.
         epoch: u64,
     },
+    /// What the sender says of itself, whole (each message replaces the
+    /// last one). Sent when it changes and to every member who joins.
+    Status(Status),
+    /// A passing reaction.
+    Reaction {
+        /// One of [`REACTIONS`].
+        emoji: String,
+    },
+}
+
+/// A member's own word on its state; the server never sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Its microphone is on (not muted).
+    #[serde(default)]
+    pub mic: bool,
+    /// Its camera is on.
+    #[serde(default)]
+    pub camera: bool,
+    /// Its hand is raised.
+    #[serde(default)]
+    pub hand: bool,
+    /// It records the call (on its own machine: what it decrypts).
+    #[serde(default)]
+    pub recording: bool,
 }
 
 /// Why an application message was refused.
@@ -62,6 +92,9 @@ pub enum AppError {
     /// A display name that is empty, too long or has control characters.
     #[error("invalid display name")]
     BadName,
+    /// A reaction that is not one of [`REACTIONS`].
+    #[error("not a reaction sotto shows")]
+    BadReaction,
 }
 
 /// A decoded application message.
@@ -91,6 +124,9 @@ impl AppMessage {
                     Ok(())
                 }
             }
+            AppMessage::Reaction { emoji } if !REACTIONS.contains(&emoji.as_str()) => {
+                Err(AppError::BadReaction)
+            }
             _ => Ok(()),
         }
     }
@@ -113,7 +149,7 @@ impl AppMessage {
             .and_then(|o| o.get("type"))
             .and_then(|t| t.as_str())
             .ok_or_else(|| AppError::Malformed("not an object with a string \"type\"".into()))?;
-        if !matches!(kind, "chat" | "profile" | "ack") {
+        if !matches!(kind, "chat" | "profile" | "ack" | "status" | "reaction") {
             let mut kind = kind.to_owned();
             if kind.len() > 64 {
                 let mut end = 64;
@@ -155,11 +191,58 @@ mod tests {
     #[test]
     fn unknown_types_are_reported_not_refused() {
         assert_eq!(
-            AppMessage::decode(br#"{"type":"reaction","emoji":"+1"}"#),
+            AppMessage::decode(br#"{"type":"poll","question":"lunch?"}"#),
             Ok(Decoded::Unknown {
-                kind: "reaction".into()
+                kind: "poll".into()
             })
         );
+    }
+
+    #[test]
+    fn status_and_reactions_have_their_documented_form() {
+        let status = AppMessage::Status(Status {
+            mic: true,
+            camera: false,
+            hand: true,
+            recording: false,
+        });
+        assert_eq!(
+            status.encode().expect("encodes"),
+            br#"{"type":"status","mic":true,"camera":false,"hand":true,"recording":false}"#
+        );
+        // Fields a sender leaves out are false; unknown ones are ignored.
+        assert_eq!(
+            AppMessage::decode(br#"{"type":"status","camera":true,"lamp":1}"#),
+            Ok(Decoded::Known(AppMessage::Status(Status {
+                camera: true,
+                ..Status::default()
+            })))
+        );
+        for emoji in REACTIONS {
+            let r = AppMessage::Reaction {
+                emoji: emoji.into(),
+            };
+            assert_eq!(
+                AppMessage::decode(&r.encode().expect("encodes")),
+                Ok(Decoded::Known(r))
+            );
+        }
+        for bad in ["", "+1", "👍👍", "<b>hi</b>"] {
+            let r = AppMessage::Reaction { emoji: bad.into() };
+            assert_eq!(r.encode(), Err(AppError::BadReaction), "{bad:?}");
+            let wire = format!(
+                r#"{{"type":"reaction","emoji":{}}}"#,
+                serde_json::json!(bad)
+            );
+            assert_eq!(
+                AppMessage::decode(wire.as_bytes()),
+                Err(AppError::BadReaction)
+            );
+        }
+        assert!(matches!(
+            AppMessage::decode(br#"{"type":"status","mic":"yes"}"#),
+            Err(AppError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub(crate) struct Ctx {
     participant: ParticipantId,
     admission: Option<AdmissionKey>,
     profile: Option<String>,
+    /// Our last word on our state, sent again to every member who joins.
+    status: Option<crate::app::Status>,
     outputs: VecDeque<Output>,
     events: VecDeque<Event>,
 }
@@ -139,6 +141,7 @@ impl Session {
             participant,
             admission: secret.map(|s| s.admission_key(room)),
             profile: None,
+            status: None,
             outputs: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -466,6 +469,26 @@ impl Session {
             m.send(&mut self.ctx, &msg)?;
         }
         Ok(())
+    }
+
+    /// Says our state (microphone, camera, hand, recording) to the group:
+    /// now if we are a member, and again to every member who joins later.
+    pub fn set_status(&mut self, status: crate::app::Status) -> Result<(), SessionError> {
+        self.ctx.status = Some(status);
+        if let Phase::Member(m) = &mut self.phase {
+            m.send(&mut self.ctx, &AppMessage::Status(status))?;
+        }
+        Ok(())
+    }
+
+    /// Sends a reaction (one of [`crate::app::REACTIONS`]) to the group.
+    pub fn send_reaction(&mut self, emoji: &str) -> Result<(), SessionError> {
+        let msg = AppMessage::Reaction {
+            emoji: emoji.into(),
+        };
+        msg.validate()?;
+        let (ctx, m) = self.member("send_reaction")?;
+        m.send(ctx, &msg)
     }
 
     /// Where the session is.

@@ -185,6 +185,21 @@ pub enum Event {
         /// The name.
         name: String,
     },
+    /// A member's word on its own state (muted, camera off, hand raised,
+    /// recording): replaces its last one.
+    Status {
+        /// Whose.
+        from: ParticipantId,
+        /// What it says.
+        status: sotto_crypto::app::Status,
+    },
+    /// A member's passing reaction.
+    Reaction {
+        /// Whose.
+        from: ParticipantId,
+        /// One of `sotto_crypto::app::REACTIONS`.
+        emoji: String,
+    },
     /// This connection is over; we join again, as a new participant, after
     /// `after` (spec §4.5).
     Rejoining {

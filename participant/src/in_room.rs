@@ -112,6 +112,7 @@ impl InRoom {
         room: &RoomName,
         secret: Option<&RoomSecret>,
         name: Option<&str>,
+        status: Option<sotto_crypto::app::Status>,
         now: Instant,
     ) -> Result<(InRoom, Step), Step> {
         let mut step = Step::new();
@@ -168,6 +169,11 @@ impl InRoom {
             && let Err(e) = session.set_profile(name)
         {
             step.warn(format!("display name refused: {e}"));
+        }
+        if let Some(status) = status
+            && let Err(e) = session.set_status(status)
+        {
+            step.warn(format!("status refused: {e}"));
         }
         let mut r = InRoom {
             room: room.clone(),
@@ -600,6 +606,8 @@ impl InRoom {
             }
             E::Chat { from, text } => step.event(Event::Chat { from, text }),
             E::Profile { from, name } => step.event(Event::Name { from, name }),
+            E::Status { from, status } => step.event(Event::Status { from, status }),
+            E::Reaction { from, emoji } => step.event(Event::Reaction { from, emoji }),
             E::Ended(SessionEnd::Removed) => step.then(Next::End(EndReason::Removed)),
             E::Ended(SessionEnd::GhostRoom) => {
                 step.outputs

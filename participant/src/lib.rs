@@ -74,6 +74,7 @@ use config::Backoff;
 pub use config::{Config, KnockPolicy};
 pub use event::{EndReason, Event, KeyUpdate, MediaCommand, Output};
 use in_room::{InRoom, Step};
+pub use sotto_crypto::app::{REACTIONS, Status as MemberStatus};
 
 /// Where a participant stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +114,8 @@ pub struct Participant {
     room: RoomName,
     secret: Option<RoomSecret>,
     name: Option<String>,
+    /// What we last said of our state, said again on every connection.
+    own_status: Option<sotto_crypto::app::Status>,
     state: State,
     backoff: Backoff,
     outputs: VecDeque<Output>,
@@ -148,6 +151,7 @@ impl Participant {
             room,
             secret,
             name,
+            own_status: None,
             state: State::Idle { at: now },
             backoff: Backoff::new(&config),
             outputs: VecDeque::new(),
@@ -250,6 +254,7 @@ impl Participant {
                     &self.room,
                     self.secret.as_ref(),
                     self.name.as_deref(),
+                    self.own_status,
                     now,
                 );
                 match start {
@@ -459,6 +464,34 @@ impl Participant {
             ),
             _ => Ok(()),
         }
+    }
+
+    /// Says our state (microphone, camera, hand, recording) to the group,
+    /// inside MLS: now, to everyone who joins later, and on every later
+    /// connection.
+    pub fn set_status(
+        &mut self,
+        status: sotto_crypto::app::Status,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        self.own_status = Some(status);
+        match &mut self.state {
+            State::InRoom(_) => self.command(
+                "set_status",
+                |r, c| r.with_session(c, now, |s| s.set_status(status)),
+                now,
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends a reaction (one of `sotto_crypto::app::REACTIONS`).
+    pub fn send_reaction(&mut self, emoji: &str, now: Instant) -> Result<(), SessionError> {
+        self.command(
+            "send_reaction",
+            |r, c| r.with_session(c, now, |s| s.send_reaction(emoji)),
+            now,
+        )
     }
 
     /// Leaves the room: the server is told, the participation ends.

@@ -56,7 +56,7 @@ impl Driver {
     ) -> Self {
         let t0 = Instant::now();
         let seed = rand::rng().random::<u64>();
-        let core = Participant::new(
+        let mut core = Participant::new(
             options.core_config(seed),
             options.identity.clone(),
             options.link.room.clone(),
@@ -64,6 +64,17 @@ impl Driver {
             options.name.clone(),
             sotto_crypto::Instant::ZERO,
         );
+        // What we send, and whether we record what we receive: every member
+        // is told, inside MLS (a recorder is never silent about it).
+        let status = sotto_participant::MemberStatus {
+            mic: options.audio.is_some(),
+            camera: options.video.is_some(),
+            hand: false,
+            recording: options.record_dir.is_some(),
+        };
+        if let Err(e) = core.set_status(status, sotto_crypto::Instant::ZERO) {
+            tracing::warn!(error = %e, "status refused");
+        }
         let ring = Arc::new(Mutex::new(KeyRing::new(options.key_ring)));
         let crypto = Arc::new(RingCrypto::new(Arc::clone(&ring), t0));
         let (peer_tx, peer_rx) = mpsc::unbounded_channel();

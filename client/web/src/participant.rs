@@ -135,6 +135,12 @@ pub fn event_json(e: &Event) -> Option<Value> {
         }
         Event::Chat { from, text } => json!({"type": "chat", "from": from, "text": text}),
         Event::Name { from, name } => json!({"type": "profile", "from": from, "name": name}),
+        Event::Status { from, status } => json!({"type": "status", "from": from,
+                    "mic": status.mic, "camera": status.camera, "hand": status.hand,
+                    "recording": status.recording}),
+        Event::Reaction { from, emoji } => {
+            json!({"type": "reaction", "from": from, "emoji": emoji})
+        }
         Event::Rejoining { after, reason } => {
             json!({"type": "rejoining", "afterMs": after.as_millis() as u64, "reason": reason})
         }
@@ -329,6 +335,36 @@ impl Participant {
     #[wasm_bindgen(js_name = setName)]
     pub fn set_name(&mut self, name: &str, now: f64) -> Result<(), JsError> {
         self.inner.set_name(name, instant(now)?).map_err(refused)
+    }
+
+    /// Says our state to the group (inside MLS): microphone on, camera on,
+    /// hand raised, recording.
+    #[wasm_bindgen(js_name = setStatus)]
+    pub fn set_status(
+        &mut self,
+        mic: bool,
+        camera: bool,
+        hand: bool,
+        recording: bool,
+        now: f64,
+    ) -> Result<(), JsError> {
+        let status = sotto_participant::MemberStatus {
+            mic,
+            camera,
+            hand,
+            recording,
+        };
+        self.inner
+            .set_status(status, instant(now)?)
+            .map_err(refused)
+    }
+
+    /// Sends a reaction (one of the six sotto shows).
+    #[wasm_bindgen(js_name = sendReaction)]
+    pub fn send_reaction(&mut self, emoji: &str, now: f64) -> Result<(), JsError> {
+        self.inner
+            .send_reaction(emoji, instant(now)?)
+            .map_err(refused)
     }
 
     /// Leaves the room.

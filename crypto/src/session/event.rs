@@ -178,6 +178,21 @@ pub enum Event {
         /// The acknowledged epoch.
         epoch: u64,
     },
+    /// A member's word on its own state (microphone, camera, hand,
+    /// recording), replacing its last one.
+    Status {
+        /// Whose.
+        from: ParticipantId,
+        /// What it says.
+        status: crate::app::Status,
+    },
+    /// A passing reaction.
+    Reaction {
+        /// Whose.
+        from: ParticipantId,
+        /// One of [`crate::app::REACTIONS`].
+        emoji: String,
+    },
     /// An application message of a type this code does not know (ignored).
     UnknownApplication {
         /// Sender.

@@ -179,7 +179,7 @@ impl Member {
     }
 
     /// Sends an ack for the new epoch and, when someone new is there to
-    /// learn it, our display name.
+    /// learn them, our display name and our status.
     fn announce(&mut self, ctx: &mut Ctx, with_profile: bool) -> Result<(), SessionError> {
         if self.roster.len() < 2 {
             return Ok(());
@@ -188,6 +188,9 @@ impl Member {
         self.send(ctx, &AppMessage::Ack { epoch })?;
         if with_profile && let Some(name) = ctx.profile.clone() {
             self.send(ctx, &AppMessage::Profile { name })?;
+        }
+        if with_profile && let Some(status) = ctx.status {
+            self.send(ctx, &AppMessage::Status(status))?;
         }
         Ok(())
     }

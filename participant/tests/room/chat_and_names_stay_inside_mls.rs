@@ -2,7 +2,7 @@
 //! read them, the server relays bytes in which neither appears, padded so
 //! that short chat lines all look alike.
 
-use sotto_participant::Event;
+use sotto_participant::{Event, MemberStatus};
 
 use crate::harness::Room;
 
@@ -68,6 +68,75 @@ fn members_read_chat_and_names_the_server_does_not() {
             b"old mill",
             b"\"chat\"",
             b"profile",
+        ] {
+            assert!(
+                !contains(bytes, secret),
+                "the server saw {:?}",
+                String::from_utf8_lossy(secret)
+            );
+        }
+    }
+}
+
+#[test]
+fn mutes_hands_reactions_and_recording_are_told_inside_mls() {
+    let (mut room, ids) = Room::of_size(2);
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    let now = room.now;
+    let said = MemberStatus {
+        mic: false,
+        camera: true,
+        hand: true,
+        recording: true,
+    };
+    room.get_mut(&a)
+        .participant
+        .set_status(said, now)
+        .expect("status");
+    room.get_mut(&a)
+        .participant
+        .send_reaction("🎉", now)
+        .expect("reaction");
+    // Not a reaction sotto shows: refused before anything is sent.
+    let n = room.ds.relayed.len();
+    assert!(
+        room.get_mut(&a)
+            .participant
+            .send_reaction("<img src=x>", now)
+            .is_err()
+    );
+    room.flush();
+    assert!(room.ds.relayed.len() >= n);
+    room.settle();
+    assert!(room.get(&b).events.contains(&Event::Status {
+        from: a.clone(),
+        status: said
+    }));
+    assert!(room.get(&b).events.contains(&Event::Reaction {
+        from: a.clone(),
+        emoji: "🎉".into()
+    }));
+    // Someone who joins later learns a's state (it is recording, its hand
+    // is up) from a, through MLS.
+    let late = room.connect(true);
+    room.settle();
+    assert!(room.get(&late).events.contains(&Event::Status {
+        from: a.clone(),
+        status: said
+    }));
+    room.assert_no_errors();
+    let mut seen_by_server: Vec<&[u8]> = room.ds.relayed.iter().map(Vec::as_slice).collect();
+    for w in &room.ds.won {
+        seen_by_server.push(&w.commit);
+        seen_by_server.extend(w.welcome.as_deref());
+    }
+    for bytes in seen_by_server {
+        for secret in [
+            &b"status"[..],
+            b"recording",
+            b"hand",
+            b"reaction",
+            "🎉".as_bytes(),
         ] {
             assert!(
                 !contains(bytes, secret),

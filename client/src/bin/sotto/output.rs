@@ -101,6 +101,12 @@ fn room_json(ev: &RoomEvent) -> Option<Value> {
         }
         RoomEvent::Chat { from, text } => json!({"event": "chat", "from": from, "text": text}),
         RoomEvent::Name { from, name } => json!({"event": "name", "from": from, "name": name}),
+        RoomEvent::Status { from, status } => json!({"event": "status", "from": from,
+                    "mic": status.mic, "camera": status.camera, "hand": status.hand,
+                    "recording": status.recording}),
+        RoomEvent::Reaction { from, emoji } => {
+            json!({"event": "reaction", "from": from, "emoji": emoji})
+        }
         RoomEvent::Rejoining { after, reason } => json!({"event": "reconnecting",
                     "after_ms": after.as_millis() as u64, "reason": reason}),
         RoomEvent::MediaFailed { attempt } => json!({"event": "media_failed", "attempt": attempt}),
@@ -231,6 +237,24 @@ fn room_text(ev: &RoomEvent) -> Option<String> {
         ),
         RoomEvent::Chat { from, text } => format!("<{from}> {}", escaped(text)),
         RoomEvent::Name { from, name } => format!("{from} is called {}", escaped(name)),
+        RoomEvent::Status { from, status } => {
+            let mut said = vec![
+                if status.mic { "microphone on" } else { "muted" },
+                if status.camera {
+                    "camera on"
+                } else {
+                    "camera off"
+                },
+            ];
+            if status.hand {
+                said.push("hand raised");
+            }
+            if status.recording {
+                said.push("RECORDING the call");
+            }
+            format!("{from}: {}", said.join(", "))
+        }
+        RoomEvent::Reaction { from, emoji } => format!("{from} reacts {emoji}"),
         RoomEvent::Rejoining { after, reason } => {
             format!("{reason}; joining again in {:.1} s", after.as_secs_f64())
         }

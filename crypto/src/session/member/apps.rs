@@ -104,6 +104,8 @@ impl Member {
                 }
                 Event::KeyAck { from, leaf, epoch }
             }
+            Decoded::Known(AppMessage::Status(status)) => Event::Status { from, status },
+            Decoded::Known(AppMessage::Reaction { emoji }) => Event::Reaction { from, emoji },
             Decoded::Unknown { kind } => Event::UnknownApplication { from, kind },
         };
         ctx.events.push_back(event);
