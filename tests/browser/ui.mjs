@@ -3,7 +3,7 @@
 // --shots for people to look at.
 
 import { join } from 'node:path';
-import { options, launch, check, finish, until, shotsDir } from './lib/harness.mjs';
+import { options, launch, check, finish, until, shotsDir, accessibilityProblems } from './lib/harness.mjs';
 
 const opt = options();
 const shots = await shotsDir(opt.shots);
@@ -70,6 +70,17 @@ await check('phone-sized pre-join fits the screen', async () => {
   if (overflow) throw new Error('horizontal scrolling on a phone');
   await phone.screenshot({ path: join(shots, 'prejoin-phone.png'), fullPage: true });
   await phone.close();
+});
+
+await check('axe-core finds no serious or critical violation on the home, pre-join and missing-room screens', async () => {
+  const found = [];
+  for (const [what, url] of [['home', `${opt.base}/`], ['pre-join', link], ['missing room', `${opt.base}/a/b`]]) {
+    await page.goto(url);
+    await page.locator('main:not([hidden])').first().waitFor();
+    await new Promise((r) => setTimeout(r, 500));
+    for (const v of await accessibilityProblems(page)) found.push(`${what}: ${v}`);
+  }
+  if (found.length) throw new Error(found.join('; '));
 });
 
 await check('no script errors', async () => {

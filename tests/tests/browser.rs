@@ -213,6 +213,14 @@ fn two_browsers_meet_by_a_room_name_typed_as_people_type_it() {
     run("first_contact.mjs", &[]);
 }
 
+/// The call screen (call_screen.mjs lists the checks): the speaker view,
+/// muted and camera-off marks, hands, reactions, recording with its notice
+/// and a playable file (ffprobe), shortcuts, axe-core, screenshots.
+#[test]
+fn the_call_screen_shows_who_speaks_mutes_raises_a_hand_and_records() {
+    run("call_screen.mjs", &[]);
+}
+
 /// A media server nobody can reach (it announces 192.0.2.1, TEST-NET-1 of
 /// RFC 5737): Chromium and Firefox say so within a bound, never that keys
 /// are missing, and stay in the room while media is retried

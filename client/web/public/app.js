@@ -8,6 +8,10 @@ import { Frames, supported } from './frames.js';
 import { Call, loadWasm } from './session.js';
 import { CallView } from './call.js';
 import { getSetting, setSetting } from './store.js';
+import { CallRecorder, canRecord, save } from './record.js';
+
+/** The reactions the page offers (sotto-crypto's REACTIONS; others are refused). */
+const REACTIONS = ['👍', '👏', '😂', '❤️', '🎉', '😮'];
 
 const $ = (id) => document.getElementById(id);
 // No test hook lives in what the server serves: the browser tests
@@ -41,14 +45,25 @@ class Devices {
     this.meterTimer = null;
   }
 
+  /**
+   * Opens the devices as chosen. The latest choice wins: a slower, older
+   * request that completes after it is stopped and dropped (unchecking
+   * the microphone while the first preview opens must not join with it).
+   */
   async open({ cameraId, micId, camera = true, mic = true } = {}) {
+    const seq = (this.seq = (this.seq ?? 0) + 1);
     for (const tr of this.stream.getTracks()) tr.stop();
     const constraints = {
       video: camera ? { deviceId: cameraId ? { exact: cameraId } : undefined, width: 1280, height: 720 } : false,
       audio: mic ? { deviceId: micId ? { exact: micId } : undefined, echoCancellation: true, noiseSuppression: true } : false,
     };
-    this.stream = camera || mic ? await navigator.mediaDevices.getUserMedia(constraints) : new MediaStream();
-    return this.stream;
+    const stream = camera || mic ? await navigator.mediaDevices.getUserMedia(constraints) : new MediaStream();
+    if (seq !== this.seq) {
+      for (const tr of stream.getTracks()) tr.stop();
+      return this.stream;
+    }
+    this.stream = stream;
+    return stream;
   }
 
   get camera() {
@@ -152,9 +167,16 @@ async function prejoin(room, secret) {
     }
     await fillDeviceLists().catch(() => {});
   };
+  // Joining waits for the devices as last chosen (a switch just before
+  // the click, even while the first preview opens, must not join with
+  // the old ones).
+  for (const id of ['camera-select', 'mic-select', 'pre-cam', 'pre-mic']) {
+    $(id).addEventListener('change', () => {
+      ready = preview();
+    });
+  }
   ready = preview();
   await ready;
-  for (const id of ['camera-select', 'mic-select', 'pre-cam', 'pre-mic']) $(id).addEventListener('change', preview);
   $('display-name').focus();
 
 }
@@ -164,7 +186,7 @@ async function enterCall(room, secret, name, devices) {
   const frames = new Frames();
   const call = new Call({ room, secret, name, frames, tracks: { mic: devices.mic, camera: devices.camera } });
   const view = new CallView(call, frames, { self: { name }, localStream: new MediaStream(devices.camera ? [devices.camera] : []) });
-  controls(call, view, devices);
+  controls(call, view, devices, room);
   call.addEventListener('ended', (e) => ended(e.detail.reason, e.detail.code));
   try {
     await call.start();
@@ -179,22 +201,38 @@ function setToggle(button, on, onLabel, offLabel) {
   button.querySelector('.lbl').textContent = on ? t(onLabel) : t(offLabel);
 }
 
-function controls(call, view, devices) {
+function controls(call, view, devices, room) {
   let micOn = Boolean(devices.mic);
   let camOn = Boolean(devices.camera);
+  let hand = false;
+  let recorder = null;
   let screen = null;
+  // What we say of ourselves, inside MLS: every change is told at once.
+  const say = () => call.setStatus({ mic: micOn, camera: camOn, hand, recording: Boolean(recorder) });
   const redraw = () => {
     setToggle($('btn-mic'), micOn, 'mute', 'unmute');
     setToggle($('btn-cam'), camOn, 'stopVideo', 'startVideo');
     $('btn-screen').setAttribute('aria-pressed', String(Boolean(screen)));
     $('btn-screen').querySelector('.lbl').textContent = screen ? t('stopShare') : t('shareScreen');
+    $('btn-hand').setAttribute('aria-pressed', String(hand));
+    $('btn-hand').classList.toggle('active', hand);
+    $('btn-hand').querySelector('.lbl').textContent = hand ? t('lowerHand') : t('raiseHand');
+    const speaker = view.layoutMode === 'speaker';
+    $('btn-layout').setAttribute('aria-pressed', String(speaker));
+    $('btn-layout').querySelector('.lbl').textContent = speaker ? t('gridView') : t('speakerView');
+    $('btn-record').setAttribute('aria-pressed', String(Boolean(recorder)));
+    $('btn-record').classList.toggle('active', Boolean(recorder));
+    $('btn-record').querySelector('.lbl').textContent = recorder ? t('stopRecording') : t('record');
+    for (const b of $('reactions').children) b.setAttribute('aria-label', t('reactWith', { emoji: b.textContent }));
   };
   redraw();
+  say();
   onLanguage(redraw);
   $('btn-mic').addEventListener('click', () => {
     micOn = !micOn;
     // A muted microphone still sends (encrypted) silence: no renegotiation.
     if (devices.mic) devices.mic.enabled = micOn;
+    say();
     redraw();
   });
   $('btn-cam').addEventListener('click', async () => {
@@ -215,6 +253,7 @@ function controls(call, view, devices) {
       if (track) devices.stream.removeTrack(track);
       view.setSelfVideo(new MediaStream());
     }
+    say();
     redraw();
   });
   $('btn-screen').addEventListener('click', async () => {
@@ -236,7 +275,120 @@ function controls(call, view, devices) {
     }
     redraw();
   });
+  $('btn-hand').addEventListener('click', () => {
+    hand = !hand;
+    say();
+    redraw();
+  });
+  // Reactions: a small menu of six.
+  const menu = $('reactions');
+  for (const emoji of REACTIONS) {
+    const b = document.createElement('button');
+    b.textContent = emoji;
+    b.dataset.emoji = emoji;
+    b.addEventListener('click', () => {
+      try {
+        call.sendReaction(emoji);
+        view.showReaction(null, emoji);
+      } catch {}
+      menu.hidden = true;
+      $('btn-react').setAttribute('aria-expanded', 'false');
+    });
+    menu.append(b);
+  }
+  $('btn-react').addEventListener('click', () => {
+    menu.hidden = !menu.hidden;
+    $('btn-react').setAttribute('aria-expanded', String(!menu.hidden));
+    if (!menu.hidden) menu.querySelector('button')?.focus();
+  });
+  menu.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      menu.hidden = true;
+      $('btn-react').setAttribute('aria-expanded', 'false');
+      $('btn-react').focus();
+    }
+  });
+  $('btn-layout').addEventListener('click', () => {
+    view.setLayout(view.layoutMode === 'speaker' ? 'grid' : 'speaker');
+    redraw();
+  });
+  // Recording: in this browser, of what it decrypted; the others are
+  // told (inside MLS) before the first frame is recorded.
+  $('btn-record').hidden = !canRecord();
+  $('btn-record').addEventListener('click', async () => {
+    if (recorder) {
+      const r = recorder;
+      recorder = null;
+      const blob = await r.stop();
+      say();
+      view.setRecording(false);
+      save(blob, room);
+      view.toast(t('recordingSaved'));
+    } else {
+      const r = new CallRecorder($('grid'), () => [
+        ...[...document.querySelectorAll('audio')].map((a) => a.srcObject).filter(Boolean),
+        ...(devices.mic ? [new MediaStream([devices.mic])] : []),
+      ]);
+      recorder = r;
+      say();
+      try {
+        r.start();
+        view.setRecording(true);
+      } catch {
+        recorder = null;
+        say();
+        view.toast(t('recordingFailed'));
+      }
+    }
+    redraw();
+  });
   $('btn-leave').addEventListener('click', () => call.leave());
+  // Keyboard shortcuts (not while typing): M, V, C, H, S and ? for the list.
+  document.addEventListener('keydown', (e) => {
+    if ($('call').hidden || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target.closest?.('input, textarea, select, [contenteditable], dialog')) return;
+    const press = { m: 'btn-mic', v: 'btn-cam', c: 'btn-chat', h: 'btn-hand', s: 'btn-layout' }[e.key.toLowerCase()];
+    if (press) {
+      e.preventDefault();
+      $(press).click();
+    } else if (e.key === '?') {
+      e.preventDefault();
+      $('help').showModal();
+    }
+  });
+  mutedWhileTalking(devices, () => micOn, view);
+}
+
+/**
+ * Says so when the microphone is muted and the person talks (measured on
+ * a copy of the microphone: the muted track itself gives silence), at
+ * most every 10 s.
+ */
+function mutedWhileTalking(devices, isOn, view) {
+  const mic = devices.mic?.clone();
+  if (!mic) return;
+  const ctx = new AudioContext();
+  const an = ctx.createAnalyser();
+  an.fftSize = 512;
+  ctx.createMediaStreamSource(new MediaStream([mic])).connect(an);
+  const buf = new Float32Array(an.fftSize);
+  let loud = 0;
+  let told = 0;
+  setInterval(() => {
+    if (isOn()) {
+      loud = 0;
+      return;
+    }
+    if (ctx.state === 'suspended') ctx.resume();
+    an.getFloatTimeDomainData(buf);
+    let sum = 0;
+    for (const v of buf) sum += v * v;
+    loud = Math.sqrt(sum / buf.length) > 0.03 ? loud + 1 : 0;
+    if (loud >= 5 && Date.now() - told > 10000) {
+      told = Date.now();
+      view.toast(t('mutedTalking'));
+    }
+  }, 200);
 }
 
 /** The ended screen, named after why: `reason` (and the server's `code`). */

@@ -62,6 +62,12 @@ export class CallView {
     this.verified = new Map(); // fingerprint digits -> {name}
     this.knocksShown = new Map(); // participant -> fingerprint shown
     this.unread = 0;
+    // What each member says of itself, inside MLS: participant ->
+    // {mic, camera, hand, recording}.
+    this.statuses = new Map();
+    this.layoutMode = 'grid';
+    this.lastSpeaker = null; // the speaker view follows whoever spoke last
+    this.joinedAt = null; // members added before this are not announced
     this.speakers = new Speakers((p) => this.#highlight(p));
     this.#wire(localStream);
     verifiedPeople().then((v) => {
@@ -79,6 +85,7 @@ export class CallView {
       this.#status(e.detail.state);
     });
     c.addEventListener('joined', (e) => {
+      this.joinedAt = Date.now();
       this.self.fingerprint = e.detail.fingerprint;
       $('own-fingerprint').textContent = groupDigits(e.detail.fingerprint);
       this.#roomCode(e.detail.roomCode, false);
@@ -93,8 +100,23 @@ export class CallView {
       });
       this.#renderPeople();
       this.#layout();
+      // Someone new (not the members we found): said once their name came.
+      if (!p.fingerprint && this.joinedAt && Date.now() - this.joinedAt > 2000) {
+        setTimeout(() => {
+          if (this.people.has(d.participant)) this.toast(t('joinedNotice', { name: this.nameOf(d.participant) }));
+        }, 1500);
+      }
     });
-    c.addEventListener('memberleft', (e) => this.#forget(e.detail.participant));
+    c.addEventListener('memberleft', (e) => {
+      const id = e.detail.participant;
+      if (this.people.has(id)) this.toast(t('leftNotice', { name: this.nameOf(id) }));
+      this.#forget(id);
+    });
+    c.addEventListener('status', (e) => this.#onStatus(e.detail));
+    c.addEventListener('reaction', (e) => {
+      this.showReaction(e.detail.from, e.detail.emoji);
+      this.toast(t('reactionNotice', { name: this.nameOf(e.detail.from), emoji: e.detail.emoji }));
+    });
     c.addEventListener('departed', (e) => {
       const d = e.detail;
       this.#closeKnock(d.participant);
@@ -275,7 +297,7 @@ export class CallView {
     const stateEl = el('div', { class: 'state' }, el('div', {}, el('div', { class: 'avatar', text: '…' }), el('span')));
     const label = el('span');
     const root = el('div', { class: `tile${source === 'screen' ? ' screen' : ''}`, 'data-participant': participant, 'data-source': source },
-      video, stateEl, el('div', { class: 'name' }, label));
+      video, stateEl, el('div', { class: 'name' }, label), this.#tileActions(video));
     // Hidden until its frames decrypt: never show media that was not decrypted.
     video.style.visibility = 'hidden';
     $('grid').append(root);
@@ -285,13 +307,111 @@ export class CallView {
     this.#placeholders();
   }
 
+  /** Full screen (of the tile) and picture in picture (of its video), where the browser has them. */
+  #tileActions(video) {
+    const bar = el('div', { class: 'tile-actions' });
+    const full = el('button', { class: 'icon', 'data-i18n-label': 'fullScreen', 'aria-label': t('fullScreen'), title: t('fullScreen') }, icon('full'));
+    full.addEventListener('click', () => {
+      const tile = video.closest('.tile');
+      if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+      else tile?.requestFullscreen?.().catch(() => {});
+    });
+    bar.append(full);
+    if (document.pictureInPictureEnabled) {
+      const pip = el('button', { class: 'icon', 'data-i18n-label': 'pictureInPicture', 'aria-label': t('pictureInPicture'), title: t('pictureInPicture') }, icon('pip'));
+      pip.addEventListener('click', () => {
+        if (document.pictureInPictureElement === video) document.exitPictureInPicture().catch(() => {});
+        else video.requestPictureInPicture().catch(() => {});
+      });
+      bar.append(pip);
+    }
+    return bar;
+  }
+
   #labelTile(tile) {
     const name = this.nameOf(tile.participant);
     tile.label.textContent = tile.source === 'screen' ? t('screenOf', { name }) : name;
     const p = this.people.get(tile.participant);
     if (p && this.#trust(p).verified) tile.label.prepend(el('span', { class: 'verified-mark', text: '✔ ' }));
+    if (tile.source !== 'screen') this.#statusMarks(tile.participant, tile.label, tile.root);
     const avatar = tile.stateEl.querySelector('.avatar');
     if (avatar) avatar.textContent = (name[0] ?? '?').toUpperCase();
+  }
+
+  /**
+   * The member's own word on its state, on its tile: a muted microphone
+   * and a raised hand as icons (with text for screen readers).
+   */
+  #statusMarks(participant, label, root) {
+    const st = this.statuses.get(participant);
+    const muted = st?.mic === false;
+    const hand = Boolean(st?.hand);
+    root.dataset.muted = String(muted);
+    root.dataset.hand = String(hand);
+    if (muted) {
+      const m = el('span', { class: 'mark muted-mark', title: t('mutedLabel') }, icon('mic-off'), el('span', { class: 'sr-only', text: t('mutedLabel') }));
+      label.prepend(m);
+    }
+    if (hand) label.prepend(el('span', { class: 'mark hand-mark', title: t('handLabel') }, icon('hand'), el('span', { class: 'sr-only', text: t('handLabel') })));
+  }
+
+  #onStatus({ from, mic, camera, hand, recording }) {
+    const before = this.statuses.get(from);
+    this.statuses.set(from, { mic, camera, hand, recording });
+    if (hand && !before?.hand) this.toast(t('handNotice', { name: this.nameOf(from) }));
+    this.#recordingNotice(from, recording);
+    for (const tile of this.tiles.values()) if (tile.participant === from) this.#labelTile(tile);
+    this.#renderPeople();
+    // A member who says it is muted is not the speaker, whatever arrives;
+    // one who unmutes may be the one we hear.
+    if (mic === false && this.lastSpeaker === from) this.lastSpeaker = null;
+    if (mic !== before?.mic) this.#highlight(this.speakers.current);
+    this.#layout();
+  }
+
+  /** Everyone is told, as long as it lasts, that `who` records the call. */
+  #recordingNotice(who, on) {
+    const id = `recording-${who}`;
+    document.getElementById(id)?.remove();
+    if (!on) return;
+    const text = who === null ? t('recordingSelf') : t('recordingOther', { name: this.nameOf(who) });
+    const box = el('div', { id, class: 'knock problem recording', role: 'status', 'data-participant': who ?? 'self' },
+      el('span', { class: 'rec-dot', 'aria-hidden': 'true' }), el('strong', { text }));
+    $('knocks').prepend(box);
+  }
+
+  /** Our own recording, as the others are told of it. */
+  setRecording(on) {
+    this.#recordingNotice(null, on);
+  }
+
+  /** A short notice above the controls (joins, leaves, hands, reactions). */
+  toast(text) {
+    const box = $('toasts');
+    const note = el('div', { class: 'toast', text });
+    box.append(note);
+    while (box.children.length > 4) box.firstChild.remove();
+    setTimeout(() => note.remove(), 4000);
+  }
+
+  /** A reaction rising over `participant`'s tile (null: ours). */
+  showReaction(participant, emoji) {
+    const root = participant === null ? this.selfTile.root
+      : (this.tiles.get(`${participant}/camera`)?.root ?? this.placeholders.get(participant)?.root);
+    if (!root) return;
+    const r = el('div', { class: 'reaction', 'aria-hidden': 'true', text: emoji });
+    root.append(r);
+    root.dataset.reaction = emoji;
+    setTimeout(() => {
+      r.remove();
+      if (root.dataset.reaction === emoji) delete root.dataset.reaction;
+    }, 3000);
+  }
+
+  /** 'grid' or 'speaker' (the one who spoke last, large; the others in a strip). */
+  setLayout(mode) {
+    this.layoutMode = mode;
+    this.#layout();
   }
 
   #removeTile(key) {
@@ -356,6 +476,16 @@ export class CallView {
   /** Columns for n tiles in the grid's aspect ratio (tiles are 16:9-ish). */
   #layout() {
     const grid = $('grid');
+    const speaker = this.layoutMode === 'speaker' && grid.children.length > 1;
+    grid.classList.toggle('speaker', speaker);
+    const main = speaker ? this.#mainTile() : null;
+    for (const tile of grid.children) tile.classList.toggle('main', tile === main);
+    grid.dataset.main = main?.dataset.participant ?? '';
+    if (speaker) {
+      grid.style.setProperty('--strip', Math.max(1, grid.children.length - 1));
+      if (this.state === 'in_call') this.#status('in_call');
+      return;
+    }
     const n = grid.children.length || 1;
     const w = grid.clientWidth || window.innerWidth;
     const h = grid.clientHeight || window.innerHeight;
@@ -375,8 +505,28 @@ export class CallView {
     if (this.state === 'in_call') this.#status('in_call');
   }
 
+  /**
+   * The speaker view's large tile: a shared screen first, else whoever
+   * spoke last (not a member who says it is muted), else the first other.
+   */
+  #mainTile() {
+    const screen = [...this.tiles.values()].find((t) => t.source === 'screen');
+    if (screen) return screen.root;
+    const who = this.lastSpeaker;
+    const spoke = who && (this.tiles.get(`${who}/camera`)?.root ?? this.placeholders.get(who)?.root);
+    if (spoke) return spoke;
+    return [...$('grid').children].find((e) => !e.classList.contains('self')) ?? this.selfTile.root;
+  }
+
   #highlight(participant) {
+    // Someone who says they are muted is not speaking, whatever we hear.
+    if (participant && this.statuses.get(participant)?.mic === false) participant = null;
     for (const tile of this.tiles.values()) tile.root.classList.toggle('speaking', tile.participant === participant && tile.source === 'camera');
+    for (const [id, ph] of this.placeholders) ph.root.classList.toggle('speaking', id === participant);
+    if (participant && participant !== this.lastSpeaker) {
+      this.lastSpeaker = participant;
+      if (this.layoutMode === 'speaker') this.#layout();
+    }
   }
 
   #openSide(which) {
@@ -410,6 +560,8 @@ export class CallView {
   /** Drops a member the group removed: its row, tiles, audio, knock. */
   #forget(id) {
     this.people.delete(id);
+    this.statuses.delete(id);
+    document.getElementById(`recording-${id}`)?.remove();
     for (const key of [...this.tiles.keys()]) if (key.startsWith(`${id}/`)) this.#removeTile(key);
     for (const [key, a] of [...this.audio]) {
       if (!key.startsWith(`${id}/`)) continue;
@@ -512,8 +664,11 @@ export class CallView {
         } catch {}
       });
       const by = p.addedBy ? this.nameOf(p.addedBy) : null;
+      const st = this.statuses.get(id);
       list.append(el('li', { 'data-participant': id, 'data-leaving': String(Boolean(p.leaving)) },
         el('strong', { text: p.name || t('someone') }),
+        st?.hand ? el('span', { class: 'hint hand-mark', text: ` ✋ ${t('handLabel')}` }) : '',
+        st?.mic === false ? el('span', { class: 'hint', text: ` · ${t('mutedLabel')}` }) : '',
         trust.verified
           ? el('span', { class: 'verified-mark', text: ` ✔ ${trust.as ? t('verifiedAs', { name: trust.as }) : t('verified')}` })
           : el('span', { class: 'hint', text: ` ${t('notVerified')}` }),
@@ -545,27 +700,36 @@ export class CallView {
     }
     for (const id of this.people.keys()) {
       if (this.tiles.has(`${id}/camera`)) continue;
-      let ph = this.placeholders.get(id);
-      if (!ph) {
-        const avatar = el('div', { class: 'avatar' });
-        const text = el('span');
-        const label = el('span');
-        const root = el('div', { class: 'tile placeholder', 'data-participant': id, 'data-source': 'none' },
-          el('div', { class: 'state' }, el('div', {}, avatar, text)), el('div', { class: 'name' }, label));
-        ph = { root, avatar, text, label };
-        this.placeholders.set(id, ph);
-        grid.append(root);
-      }
-      const name = this.nameOf(id);
-      ph.avatar.textContent = (name[0] ?? '?').toUpperCase();
-      ph.label.textContent = name;
-      const media = this.media ?? 'connecting';
-      ph.root.dataset.state = media === 'connected' ? 'no_video' : `media_${media}`;
-      ph.root.querySelector('.state').classList.toggle('bad', media === 'failed');
-      ph.text.textContent = media === 'failed' ? t('noMediaTile')
-        : media === 'connected' ? t('noVideoOf', { name }) : t('connectingMedia');
+      this.#placeholder(grid, id);
     }
     this.#layout();
+  }
+
+  /** The placeholder tile of member `id`: its initial and why there is no video. */
+  #placeholder(grid, id) {
+    let ph = this.placeholders.get(id);
+    if (!ph) {
+      const avatar = el('div', { class: 'avatar' });
+      const text = el('span');
+      const label = el('span');
+      const root = el('div', { class: 'tile placeholder', 'data-participant': id, 'data-source': 'none' },
+        el('div', { class: 'state' }, el('div', {}, avatar, text)), el('div', { class: 'name' }, label));
+      ph = { root, avatar, text, label };
+      this.placeholders.set(id, ph);
+      grid.append(root);
+    }
+    const name = this.nameOf(id);
+    ph.avatar.textContent = (name[0] ?? '?').toUpperCase();
+    ph.label.textContent = name;
+    this.#statusMarks(id, ph.label, ph.root);
+    const media = this.media ?? 'connecting';
+    const cameraOff = this.statuses.get(id)?.camera === false;
+    ph.root.dataset.state = media === 'failed' ? 'media_failed'
+      : cameraOff ? 'camera_off' : media === 'connected' ? 'no_video' : `media_${media}`;
+    ph.root.querySelector('.state').classList.toggle('bad', media === 'failed');
+    ph.text.textContent = media === 'failed' ? t('noMediaTile')
+      : cameraOff ? t('cameraOffOf', { name })
+        : media === 'connected' ? t('noVideoOf', { name }) : t('connectingMedia');
   }
 
   #safety(id) {

@@ -51,7 +51,8 @@ export class Call extends EventTarget {
    * removedBy}, 'departed' {participant, member, reason}, 'overdue'
    * {participant}, 'knock' {participant, fingerprint}, 'knockclosed'
    * {participant}, 'conflict' {participant}, 'chat' {from, text}, 'profile'
-   * {from, name}, 'track' {participant, source, kind, track, statsId},
+   * {from, name}, 'status' {from, mic, camera, hand, recording}, 'reaction'
+   * {from, emoji}, 'track' {participant, source, kind, track, statsId},
    * 'trackended' {participant, source}, 'mediastopped', 'media' {state,
    * failures} (the media connection: 'connecting', 'slow' when connecting
    * takes long, 'connected', or 'failed': cannot reach the media server,
@@ -97,6 +98,7 @@ export class Call extends EventTarget {
     try {
       const seed = crypto.getRandomValues(new Uint32Array(1))[0];
       this.p = new wasm.Participant(id, this.room, this.secret ?? undefined, this.name, seed, now());
+      this.#sayStatus(this.p);
     } catch (e) {
       // A link whose secret the core refuses: say so rather than wait.
       this.#emit('ended', { reason: e?.message === 'bad_secret' ? 'bad_link' : 'error' });
@@ -258,6 +260,12 @@ export class Call extends EventTarget {
       case 'profile':
         this.#emit('profile', e);
         break;
+      case 'status':
+        this.#emit('status', e);
+        break;
+      case 'reaction':
+        this.#emit('reaction', e);
+        break;
       case 'media_failed':
         // The server dropped our peer connections (it heard nothing of
         // them): new ones follow at once, in the same group. What is
@@ -291,6 +299,25 @@ export class Call extends EventTarget {
 
   sendChat(text) {
     this.#command((p) => p?.sendChat(text, now()));
+  }
+
+  /**
+   * Says our state to the others, inside MLS ({mic, camera, hand,
+   * recording}, booleans): now, to everyone who joins, on every rejoin.
+   */
+  setStatus(status) {
+    this.status = status;
+    this.#command((p) => this.#sayStatus(p));
+  }
+
+  #sayStatus(p) {
+    const s = this.status;
+    if (p && s) p.setStatus(Boolean(s.mic), Boolean(s.camera), Boolean(s.hand), Boolean(s.recording), now());
+  }
+
+  /** Sends a reaction (one of the six the page offers). */
+  sendReaction(emoji) {
+    this.#command((p) => p?.sendReaction(emoji, now()));
   }
 
   /** Lets `participant` in, if its key still has the `fingerprint` shown. */

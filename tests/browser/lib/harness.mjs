@@ -4,6 +4,8 @@
 
 import { chromium } from 'playwright-core';
 import { mkdtemp, mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -92,4 +94,18 @@ export async function check(name, f) {
 export function finish() {
   console.log(`${passes} passed, ${failures} failed`);
   process.exit(failures === 0 && passes > 0 ? 0 : 1);
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core's serious and critical violations on `page` as it is now
+ * (WCAG rules), as readable lines; [] when there are none. Evaluated, not
+ * added as a script: the page's CSP refuses inline scripts.
+ */
+export async function accessibilityProblems(page) {
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => (await window.axe.run(document)).violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`));
 }
