@@ -199,7 +199,7 @@ await check('a knock with only the name is shown and admitted by a click', async
   // Dave is on a phone.
   const dave = await person('Dave', 'B', 550, { withSecret: false, viewport: { width: 390, height: 844 } });
   await join_(dave);
-  const knock = alice.page.locator('.knock');
+  const knock = alice.page.locator('.knock-request');
   await knock.waitFor({ timeout: 20000 });
   await knock.getByRole('button', { name: 'Let in' }).click();
   await until('Dave in the call', () => dave.page.locator('#room-code').textContent(), 20000);

@@ -38,7 +38,7 @@ await check('the second arrival knocks and is let in by the fingerprint both see
   await join(bob);
   const own = bob.page.locator('#knock-fingerprint');
   await own.waitFor({ timeout: 20000 });
-  const knock = alice.page.locator('.knock:not(.opened)');
+  const knock = alice.page.locator('.knock-request');
   await knock.waitFor({ timeout: 20000 });
   const shown = await knock.locator('code').textContent();
   const told = await own.textContent();
@@ -55,8 +55,8 @@ await check('lower case with a trailing slash knocks into the same room', async 
   const path = new URL(carol.page.url()).pathname;
   if (path !== `/${canonical}`) throw new Error(`landed on ${path}`);
   await join(carol);
-  await until('Carol\'s knock on Alice', async () => (await alice.page.locator('.knock:not(.opened)').count()) === 1, 20000);
-  await alice.page.locator('.knock:not(.opened)').getByRole('button', { name: 'Let in' }).click();
+  await until('Carol\'s knock on Alice', async () => (await alice.page.locator('.knock-request').count()) === 1, 20000);
+  await alice.page.locator('.knock-request').getByRole('button', { name: 'Let in' }).click();
   await until('Carol in the call', () => carol.page.locator('#room-code').textContent(), 20000);
   await until('one room code for all three', async () => {
     const c = await Promise.all([alice, bob, carol].map((p) => p.page.locator('#room-code').textContent()));

@@ -77,7 +77,7 @@ await check('a second KeyPackage for a knocker drops the knock; the injected key
   await until('Host in the call', () => host.page.locator('#room-code').textContent());
   const kim = await person(opt.base, solo, 'Kim', 'B', 550);
   await join(kim);
-  const knock = host.page.locator('.knock');
+  const knock = host.page.locator('.knock-request');
   await knock.waitFor({ timeout: 20000 });
   const kimId = await knock.getAttribute('data-participant');
   const shown = await knock.locator('code').textContent();
@@ -97,7 +97,7 @@ await check('a second KeyPackage for a knocker drops the knock; the injected key
   }, kimId);
   if (forged.fingerprint === shown) throw new Error('the forged key has the shown fingerprint');
   await host.page.evaluate(([id, kp]) => window.__sotto.inject(JSON.stringify({ v: 1, type: 'join_request', participant: id, key_package: kp })), [kimId, forged.kp]);
-  await until('the knock prompt closed', async () => (await host.page.locator('.knock').count()) === 0, 5000);
+  await until('the knock prompt closed', async () => (await host.page.locator('.knock-request').count()) === 0, 5000);
   await until('the warning shown', async () => (await host.page.locator('#warning').isVisible())
     && (await host.page.locator('#warning').textContent()).includes('two different keys'), 5000);
   // Nobody entered: the host's group is still the host alone, Kim waits.

@@ -589,7 +589,7 @@ export class CallView {
     const known = pin
       ? el('span', { class: 'verified-mark', text: `✔ ${t('knockVerified', { name: pin.name || t('someone') })}` })
       : el('span', { class: 'hint', text: t('knockNotVerified') });
-    const box = el('div', { class: 'knock', 'data-participant': participant },
+    const box = el('div', { class: 'knock knock-request', 'data-participant': participant },
       el('span', { text: t('knockTitle') }), el('code', { class: 'fp', text: groupDigits(fingerprint) }), known, accept, refuse);
     accept.addEventListener('click', () => {
       try {
@@ -628,7 +628,7 @@ export class CallView {
 
   #closeKnock(participant) {
     this.knocksShown.delete(participant);
-    document.querySelector(`.knock[data-participant="${CSS.escape(participant)}"]`)?.remove();
+    document.querySelector(`.knock-request[data-participant="${CSS.escape(participant)}"]`)?.remove();
   }
 
   /**
