@@ -80,6 +80,9 @@ await check('no offer of a browser names the audio-level extension', async () =>
   for (const p of [alice, bob]) {
     const offers = await p.page.evaluate(() => window.__sotto.sentSdp.filter((s) => s.pc === 'pub' && s.kind === 'offer'));
     if (!offers.length || !offers.every((o) => /^m=audio /m.test(o.sdp))) throw new Error('no offer with audio');
+    const codecs = [...new Set([...offers.at(-1).sdp.matchAll(/^a=rtpmap:\d+ ([^/\r\n]+)/gm)].map((m) => m[1]))];
+    const exts = [...new Set([...offers.at(-1).sdp.matchAll(/^a=extmap:\d+(?:\/\w+)? (\S+)/gm)].map((m) => m[1].replace(/^.*[/:]/, '')))];
+    console.log(`# ${p.name} (${p.browser ?? 'chromium'}) offers codecs ${codecs.join(' ')}; header extensions ${exts.join(' ')}`);
     const bad = offers.filter((o) => /audio-level/.test(o.sdp));
     if (bad.length) throw new Error(`${bad.length} offers name audio-level`);
   }

@@ -95,16 +95,27 @@ class Devices {
   }
 }
 
-async function fillDeviceLists() {
+/**
+ * Fills the device lists: `selects` maps a device kind (videoinput,
+ * audioinput, audiooutput) to its <select>; the current choice is kept.
+ */
+async function fillDeviceLists(selects = { videoinput: $('camera-select'), audioinput: $('mic-select') }) {
   const devices = await navigator.mediaDevices.enumerateDevices();
-  for (const [kind, select] of [['videoinput', $('camera-select')], ['audioinput', $('mic-select')]]) {
+  const noun = { videoinput: 'camera', audioinput: 'microphone', audiooutput: 'speaker' };
+  for (const [kind, select] of Object.entries(selects)) {
     const current = select.value;
     select.replaceChildren();
+    if (kind === 'audiooutput') {
+      const o = document.createElement('option');
+      o.value = '';
+      o.textContent = t('defaultSpeaker');
+      select.append(o);
+    }
     let n = 1;
-    for (const d of devices.filter((d) => d.kind === kind)) {
+    for (const d of devices.filter((d) => d.kind === kind && !(kind === 'audiooutput' && d.deviceId === 'default'))) {
       const o = document.createElement('option');
       o.value = d.deviceId;
-      o.textContent = d.label || `${kind === 'videoinput' ? t('camera') : t('microphone')} ${n}`;
+      o.textContent = d.label || `${t(noun[kind])} ${n}`;
       n++;
       select.append(o);
     }
@@ -238,7 +249,8 @@ function controls(call, view, devices, room) {
   $('btn-cam').addEventListener('click', async () => {
     camOn = !camOn;
     if (camOn) {
-      const s = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 } }).catch(() => null);
+      const chosen = devices.cameraId ? { deviceId: { exact: devices.cameraId } } : {};
+      const s = await navigator.mediaDevices.getUserMedia({ video: { ...chosen, width: 1280, height: 720 } }).catch(() => null);
       const track = s?.getVideoTracks()[0] ?? null;
       if (!track) camOn = false;
       else {
@@ -343,6 +355,58 @@ function controls(call, view, devices, room) {
     redraw();
   });
   $('btn-leave').addEventListener('click', () => call.leave());
+  // Switching devices during the call: the new track replaces the old
+  // one in its sender (no renegotiation; the transform stays in place).
+  const speakers = 'setSinkId' in HTMLMediaElement.prototype;
+  $('call-speaker-select').hidden = !speakers;
+  document.querySelector('label[for="call-speaker-select"]').hidden = !speakers;
+  const lists = () => fillDeviceLists({
+    videoinput: $('call-camera-select'),
+    audioinput: $('call-mic-select'),
+    ...(speakers ? { audiooutput: $('call-speaker-select') } : {}),
+  }).catch(() => {});
+  $('btn-devices').addEventListener('click', async () => {
+    await lists();
+    // Shows the device in use, when the list has it.
+    for (const [track, select] of [[devices.camera, $('call-camera-select')], [devices.mic, $('call-mic-select')]]) {
+      const id = track?.getSettings().deviceId;
+      if (id && [...select.options].some((o) => o.value === id)) select.value = id;
+    }
+    $('devices-dialog').showModal();
+  });
+  $('call-camera-select').addEventListener('change', async (e) => {
+    devices.cameraId = e.target.value;
+    if (!camOn) return; // used when the camera is turned on again
+    const s = await navigator.mediaDevices.getUserMedia({ video: { deviceId: { exact: devices.cameraId }, width: 1280, height: 720 } }).catch(() => null);
+    const track = s?.getVideoTracks()[0];
+    if (!track) return;
+    const old = devices.camera;
+    if (old) {
+      devices.stream.removeTrack(old);
+      old.stop();
+    }
+    devices.stream.addTrack(track);
+    await call.replaceTrack('camera', track);
+    view.setSelfVideo(new MediaStream([track]));
+  });
+  $('call-mic-select').addEventListener('change', async (e) => {
+    const s = await navigator.mediaDevices.getUserMedia({
+      audio: { deviceId: { exact: e.target.value }, echoCancellation: true, noiseSuppression: true },
+    }).catch(() => null);
+    const track = s?.getAudioTracks()[0];
+    if (!track) return;
+    track.enabled = micOn;
+    const old = devices.mic;
+    if (old) {
+      devices.stream.removeTrack(old);
+      old.stop();
+    }
+    devices.stream.addTrack(track);
+    if (old) await call.replaceTrack('mic', track);
+    else call.setTrack('mic', track);
+    muted.follow(track);
+  });
+  $('call-speaker-select').addEventListener('change', (e) => view.setSpeaker(e.target.value));
   // Keyboard shortcuts (not while typing): M, V, C, H, S and ? for the list.
   document.addEventListener('keydown', (e) => {
     if ($('call').hidden || e.ctrlKey || e.metaKey || e.altKey) return;
@@ -356,7 +420,7 @@ function controls(call, view, devices, room) {
       $('help').showModal();
     }
   });
-  mutedWhileTalking(devices, () => micOn, view);
+  const muted = mutedWhileTalking(devices, () => micOn, view);
 }
 
 /**
@@ -365,17 +429,27 @@ function controls(call, view, devices, room) {
  * most every 10 s.
  */
 function mutedWhileTalking(devices, isOn, view) {
-  const mic = devices.mic?.clone();
-  if (!mic) return;
-  const ctx = new AudioContext();
-  const an = ctx.createAnalyser();
-  an.fftSize = 512;
-  ctx.createMediaStreamSource(new MediaStream([mic])).connect(an);
-  const buf = new Float32Array(an.fftSize);
+  let ctx = null;
+  let an = null;
+  let src = null;
+  let copy = null;
+  const follow = (track) => {
+    src?.disconnect();
+    copy?.stop();
+    if (!track) return;
+    ctx ??= new AudioContext();
+    an ??= Object.assign(ctx.createAnalyser(), { fftSize: 512 });
+    copy = track.clone();
+    copy.enabled = true;
+    src = ctx.createMediaStreamSource(new MediaStream([copy]));
+    src.connect(an);
+  };
+  follow(devices.mic);
+  const buf = new Float32Array(512);
   let loud = 0;
   let told = 0;
   setInterval(() => {
-    if (isOn()) {
+    if (isOn() || !an) {
       loud = 0;
       return;
     }
@@ -389,6 +463,7 @@ function mutedWhileTalking(devices, isOn, view) {
       view.toast(t('mutedTalking'));
     }
   }, 200);
+  return { follow };
 }
 
 /** The ended screen, named after why: `reason` (and the server's `code`). */

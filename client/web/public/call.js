@@ -281,6 +281,7 @@ export class CallView {
       let a = this.audio.get(`${participant}/${source}`);
       if (!a) {
         a = el('audio', { autoplay: true });
+        if (this.sinkId) a.setSinkId?.(this.sinkId).catch(() => {});
         a.dataset.participant = participant;
         a.dataset.source = source;
         document.body.append(a);
@@ -378,6 +379,12 @@ export class CallView {
     const box = el('div', { id, class: 'knock problem recording', role: 'status', 'data-participant': who ?? 'self' },
       el('span', { class: 'rec-dot', 'aria-hidden': 'true' }), el('strong', { text }));
     $('knocks').prepend(box);
+  }
+
+  /** Plays every voice on the speaker `sinkId` ('' for the default). */
+  async setSpeaker(sinkId) {
+    this.sinkId = sinkId;
+    for (const a of this.audio.values()) await a.setSinkId?.(sinkId).catch(() => {});
   }
 
   /** Our own recording, as the others are told of it. */

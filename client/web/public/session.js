@@ -344,6 +344,12 @@ export class Call extends EventTarget {
     return this.p?.roomCode() ?? '';
   }
 
+  /** Sends `track` as `source` instead of the one before (a device switch): no renegotiation. */
+  replaceTrack(source, track) {
+    this.tracks[source] = track;
+    return this.media?.replace(source, track);
+  }
+
   setTrack(source, track) {
     this.tracks[source] = track;
     if (!this.media) return;

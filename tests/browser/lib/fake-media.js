@@ -51,9 +51,12 @@
 
   const md = navigator.mediaDevices;
   if (md) {
+    // A second camera, 'sotto-fake-cam-2', shows pattern cfg.camera2 (B
+    // unless said): a switch of camera during a call shows on the others.
     md.getUserMedia = async (c = {}) => {
       const out = new MediaStream();
-      if (c.video) out.addTrack(patternStream(cfg.camera).getVideoTracks()[0]);
+      const second = c.video?.deviceId?.exact === 'sotto-fake-cam-2';
+      if (c.video) out.addTrack(patternStream(second ? cfg.camera2 ?? 'B' : cfg.camera).getVideoTracks()[0]);
       if (c.audio) out.addTrack(toneTrack(cfg.tone));
       return out;
     };
@@ -61,10 +64,11 @@
     const realEnumerate = md.enumerateDevices.bind(md);
     md.enumerateDevices = async () => {
       const real = await realEnumerate();
-      return real.length ? real : [
+      const base = real.length ? real : [
         { kind: 'videoinput', deviceId: 'fake-cam', label: 'Test pattern', groupId: 'g' },
         { kind: 'audioinput', deviceId: 'fake-mic', label: 'Test tone', groupId: 'g' },
       ];
+      return [...base, { kind: 'videoinput', deviceId: 'sotto-fake-cam-2', label: 'Second test pattern', groupId: 'g2' }];
     };
   }
 
