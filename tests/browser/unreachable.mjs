@@ -8,14 +8,14 @@
 // - each shows "Cannot reach the media server" within 25 s of entering
 //   the call (the server gives up on a connection after 20 s, spec §6),
 //   and its tiles of the other say there is no media connection, never
-//   that keys are missing;
+//   that keys are missing (and that screen passes axe-core);
 // - no silent rejoin loop: for 30 s more (at least one more of the server's
 //   attempts for each), each keeps its participant id, its one WebSocket, the
 //   room code and the other in its people list, while new peer
 //   connections are tried (the server counts the failures).
 
 import { randomBytes } from 'node:crypto';
-import { options, check, finish, until, shotsDir } from './lib/harness.mjs';
+import { options, check, finish, until, shotsDir, accessibilityProblems } from './lib/harness.mjs';
 import { person, join, idOf, socketsOf } from './lib/people.mjs';
 import { firefoxPerson } from './lib/firefox.mjs';
 
@@ -67,6 +67,8 @@ await check('each says the media server cannot be reached, within 25 s, and neve
     if (!/Cannot reach the media server/.test(s.problemText)) throw new Error(s.problemText);
   }
   await chromium.page.screenshot({ path: `${await shotsDir(opt.shots)}/media-unreachable-chromium.png` });
+  const found = await accessibilityProblems(chromium.page);
+  if (found.length) throw new Error(`axe-core on the failed-media screen: ${found.join('; ')}`);
 });
 
 await check('no silent rejoin loop: same id, socket, room code and people for 30 s while media is retried', async () => {
