@@ -71,8 +71,9 @@ pub struct SfuConfig {
     /// host's own addresses). Empty: the bind address if it is specific,
     /// else 127.0.0.1 (enough on localhost only).
     pub candidate_ips: Vec<IpAddr>,
-    /// ICE-TCP fallback port. Not implemented yet: [`Sfu::start`] refuses
-    /// a configuration that asks for it rather than silently ignore it.
+    /// ICE-TCP port (RFC 6544 passive candidates, RFC 4571 framing) for
+    /// members whose UDP is blocked, on the same addresses. Port 0 picks a
+    /// free port (tests).
     pub tcp_port: Option<u16>,
 }
 
@@ -101,9 +102,14 @@ pub enum SfuError {
     /// The media thread could not be started.
     #[error("could not start the media thread: {0}")]
     Thread(std::io::Error),
-    /// `tcp_port` was set; ICE-TCP is not implemented yet.
-    #[error("the ICE-TCP fallback is not implemented yet; unset the TCP port")]
-    TcpUnsupported,
+    /// The ICE-TCP port could not be bound.
+    #[error("could not bind the ICE-TCP port {addr}: {source}")]
+    BindTcp {
+        /// What was asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A running SFU: the [`MediaPlane`] signalling talks to. Dropping it (or
@@ -112,6 +118,7 @@ pub enum SfuError {
 pub struct Sfu {
     commands: UnboundedSender<Command>,
     local_addr: SocketAddr,
+    tcp_addr: Option<SocketAddr>,
     candidates: Vec<SocketAddr>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -148,9 +155,24 @@ impl Sfu {
         stats: Arc<MediaStats>,
         setup: impl FnOnce(Engine) -> Engine,
     ) -> Result<Sfu, SfuError> {
-        if config.tcp_port.is_some() {
-            return Err(SfuError::TcpUnsupported);
-        }
+        let tcp = match config.tcp_port {
+            Some(port) => {
+                let addr = SocketAddr::new(config.udp_bind.ip(), port);
+                let bind = |source| SfuError::BindTcp { addr, source };
+                let listener = std::net::TcpListener::bind(addr).map_err(bind)?;
+                listener.set_nonblocking(true).map_err(bind)?;
+                Some(listener)
+            }
+            None => None,
+        };
+        let tcp_addr = match &tcp {
+            Some(l) => Some(l.local_addr().map_err(|source| SfuError::BindTcp {
+                addr: config.udp_bind,
+                source,
+            })?),
+            None => None,
+        };
+        let tcp_port = tcp_addr.map(|a| a.port());
         let bind = |source| SfuError::Bind {
             addr: config.udp_bind,
             source,
@@ -172,13 +194,23 @@ impl Sfu {
             .into_iter()
             .map(|ip| SocketAddr::new(ip, local_addr.port()))
             .collect();
-        let engine = setup(Engine::new(candidates.clone(), stats));
+        let tcp_candidates: Vec<SocketAddr> = tcp_port
+            .map(|port| {
+                candidates
+                    .iter()
+                    .map(|c| SocketAddr::new(c.ip(), port))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let engine =
+            setup(Engine::new(candidates.clone(), stats).with_tcp_candidates(tcp_candidates));
         let (commands, inbox) = unbounded_channel();
-        let thread = driver::spawn(socket, engine, inbox, events).map_err(SfuError::Thread)?;
-        info!(port = local_addr.port(), "SFU listening");
+        let thread = driver::spawn(socket, tcp, engine, inbox, events).map_err(SfuError::Thread)?;
+        info!(port = local_addr.port(), tcp_port, "SFU listening");
         Ok(Sfu {
             commands,
             local_addr,
+            tcp_addr,
             candidates,
             thread: Mutex::new(Some(thread)),
         })
@@ -187,6 +219,11 @@ impl Sfu {
     /// The bound UDP address (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound ICE-TCP address, if there is a TCP port.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
     }
 
     /// The ICE host candidates the SFU announces.

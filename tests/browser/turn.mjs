@@ -9,7 +9,10 @@
 // - each `joined` carries a TURN entry with a username "EXPIRY:ID" for
 //   that participant, expiring about 12 hours from now;
 // - both decode each other's camera, and every connected pair of their
-//   peer connections runs over a relay candidate.
+//   peer connections runs over a relay candidate;
+// - Carol, whose UDP is unusable (she may reach the TURN server over TCP
+//   only), sees and is seen by Alice, over relayed pairs whose way to
+//   the TURN server is TCP.
 
 import { randomBytes } from 'node:crypto';
 import { options, check, finish, until } from './lib/harness.mjs';
@@ -38,7 +41,10 @@ await check('each joined carries TURN credentials minted for its participant', a
   }
 });
 
-/** The local candidate types of the page's connected candidate pairs. */
+/**
+ * The local candidate types of the page's connected candidate pairs, with
+ * the protocol relayed ones use to reach the TURN server ('relay/udp').
+ */
 const relayed = (p) => p.page.evaluate(async () => {
   const types = [];
   for (const pc of window.__sotto.pcs) {
@@ -46,7 +52,8 @@ const relayed = (p) => p.page.evaluate(async () => {
     const stats = await pc.getStats();
     for (const s of stats.values()) {
       if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
-        types.push(stats.get(s.localCandidateId)?.candidateType);
+        const local = stats.get(s.localCandidateId);
+        types.push(local?.candidateType === 'relay' ? `relay/${local.relayProtocol}` : local?.candidateType);
       }
     }
   }
@@ -58,9 +65,22 @@ await check('both decode each other through the relay, and only relayed pairs ca
   await until('Alice on Bob', () => tileShows(bob, 'Alice', 'A'), 40000);
   for (const p of [alice, bob]) {
     const types = await relayed(p);
-    if (types.length < 2 || !types.every((t) => t === 'relay')) throw new Error(`${p.name}: ${JSON.stringify(types)}`);
+    if (types.length < 2 || !types.every((t) => t.startsWith('relay/'))) throw new Error(`${p.name}: ${JSON.stringify(types)}`);
     console.log(`# ${p.name}: ${types.length} connected pairs, all relayed`);
   }
+});
+
+await check('with UDP unusable, Carol calls through TURN over TCP', async () => {
+  const carol = await person(opt.base, room, 'Carol', 'A', 600, { secret, relayOnly: 'tcp' });
+  await join(carol);
+  await until('Alice on Carol', () => tileShows(carol, 'Alice', 'A'), 40000);
+  await until('Carol on Bob', () => tileShows(bob, 'Carol', 'A'), 40000);
+  const types = await relayed(carol);
+  // (Both directions decode above, so both connections carry media; each
+  // selected pair the stats name must be relayed over TCP.)
+  if (!types.length || !types.every((t) => t === 'relay/tcp')) throw new Error(`Carol: ${JSON.stringify(types)}`);
+  console.log(`# Carol: ${types.length} connected pairs, all relayed over TCP to the TURN server`);
+  await carol.ctx.close();
 });
 
 for (const p of [alice, bob]) await p.ctx.close();

@@ -68,6 +68,12 @@ impl Coturn {
         format!("turn:127.0.0.1:{}?transport=udp", self.port)
     }
 
+    /// `turn:127.0.0.1:PORT?transport=tcp`: coturn listens for TCP on the
+    /// same port, for clients whose UDP is blocked.
+    pub fn tcp_url(&self) -> String {
+        format!("turn:127.0.0.1:{}?transport=tcp", self.port)
+    }
+
     /// What it logged so far.
     pub fn log(&self) -> String {
         // coturn may add a date to the file name it was given.

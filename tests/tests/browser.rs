@@ -221,6 +221,14 @@ fn the_call_screen_shows_who_speaks_mutes_raises_a_hand_and_records() {
     run("call_screen.mjs", &[]);
 }
 
+/// ICE over TCP: a browser whose UDP to the server is blocked connects to
+/// the SFU's TCP port (ice_tcp.mjs lists the checks).
+#[test]
+fn a_browser_without_udp_calls_over_ice_tcp() {
+    let tcp = free_tcp_port().to_string();
+    run_against("ice_tcp.mjs", &["--tcp-port", &tcp], &[]);
+}
+
 /// A media server nobody can reach (it announces 192.0.2.1, TEST-NET-1 of
 /// RFC 5737): Chromium and Firefox say so within a bound, never that keys
 /// are missing, and stay in the room while media is retried
@@ -232,15 +240,20 @@ fn an_unreachable_media_server_is_named_and_retried_without_rejoining() {
 }
 
 /// Two browsers that may use relayed candidates only call through a real
-/// coturn with credentials the server minted for each (turn.mjs lists the
-/// checks).
+/// coturn with credentials the server minted for each, and a third whose
+/// UDP is unusable reaches coturn over TCP (turn.mjs lists the checks).
 #[test]
 fn two_browsers_limited_to_turn_relays_call_through_coturn() {
     let secret = "sotto-test-turn-secret";
     let coturn = sotto_tests::turn::Coturn::start(secret);
     run_against(
         "turn.mjs",
-        &["--turn", &coturn.url(), "--turn-secret", secret],
+        &[
+            "--turn",
+            &format!("{},{}", coturn.url(), coturn.tcp_url()),
+            "--turn-secret",
+            secret,
+        ],
         &[],
     );
     let log = coturn.log();

@@ -75,6 +75,9 @@ pub(crate) enum Command {
 pub(crate) struct Transmit {
     /// Where to.
     pub(crate) destination: SocketAddr,
+    /// Over the ICE-TCP connection from `destination` (RFC 4571 framing),
+    /// else the UDP socket.
+    pub(crate) tcp: bool,
     /// What.
     pub(crate) payload: BytesMut,
 }
@@ -185,6 +188,8 @@ impl Member {
 /// The media engine. See the module docs.
 pub(crate) struct Engine {
     candidates: Vec<SocketAddr>,
+    /// ICE-TCP passive candidates (the TCP port on each address), if any.
+    tcp_candidates: Vec<SocketAddr>,
     stats: Arc<MediaStats>,
     members: HashMap<MemberId, Member>,
     ids: HashMap<(RoomName, ParticipantId), MemberId>,
@@ -211,6 +216,7 @@ impl Engine {
     pub(crate) fn new(candidates: Vec<SocketAddr>, stats: Arc<MediaStats>) -> Self {
         Engine {
             candidates,
+            tcp_candidates: Vec::new(),
             stats,
             members: HashMap::new(),
             ids: HashMap::new(),
@@ -226,6 +232,12 @@ impl Engine {
             #[cfg(feature = "test-tamper")]
             tamper: None,
         }
+    }
+
+    /// The same engine, announcing ICE-TCP passive candidates too.
+    pub(crate) fn with_tcp_candidates(mut self, tcp: Vec<SocketAddr>) -> Self {
+        self.tcp_candidates = tcp;
+        self
     }
 
     /// The same engine, forwarding what `tamper` makes of each packet.
@@ -286,6 +298,29 @@ impl Engine {
         local: SocketAddr,
         datagram: &[u8],
     ) {
+        self.handle_packet(now, from, local, TransportProtocol::UDP, datagram);
+    }
+
+    /// A frame from an ICE-TCP connection (RFC 4571: one STUN, DTLS or
+    /// SRTP message), from `from` to our listening address `local`.
+    pub(crate) fn handle_tcp_frame(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        local: SocketAddr,
+        frame: &[u8],
+    ) {
+        self.handle_packet(now, from, local, TransportProtocol::TCP, frame);
+    }
+
+    fn handle_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        local: SocketAddr,
+        protocol: TransportProtocol,
+        datagram: &[u8],
+    ) {
         let at = match self.demux.route(from, datagram) {
             Ok(at) => at,
             Err(why) => {
@@ -313,7 +348,7 @@ impl Engine {
                 local_addr: local,
                 peer_addr: from,
                 ecn: None,
-                transport_protocol: TransportProtocol::UDP,
+                transport_protocol: protocol,
             },
             message: BytesMut::from(datagram),
         });
@@ -332,6 +367,16 @@ impl Engine {
             .iter()
             .find(|c| c.is_ipv4() == from.is_ipv4())
             .or_else(|| self.candidates.first())
+            .copied()
+    }
+
+    /// The listening address ICE-TCP frames from `from` count as received
+    /// on: the TCP candidate of the same address family.
+    pub(crate) fn local_tcp_for(&self, from: SocketAddr) -> Option<SocketAddr> {
+        self.tcp_candidates
+            .iter()
+            .find(|c| c.is_ipv4() == from.is_ipv4())
+            .or_else(|| self.tcp_candidates.first())
             .copied()
     }
 
@@ -479,6 +524,7 @@ impl Engine {
             while let Some(out) = peer.pc.poll_write() {
                 self.transmits.push_back(Transmit {
                     destination: out.transport.peer_addr,
+                    tcp: out.transport.transport_protocol == TransportProtocol::TCP,
                     payload: out.message,
                 });
             }

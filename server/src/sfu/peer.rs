@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rtc::dtls::extension::extension_use_srtp::SrtpProtectionProfile;
+use rtc::ice::tcp_type::TcpType;
 use rtc::interceptor::{Interceptor, Packet, Registry, Slot, StreamInfo, TaggedPacket};
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_nack, configure_rtcp_reports,
@@ -46,10 +47,13 @@ pub(crate) fn ice_credentials() -> (String, String) {
     (math_rand_alpha_number(16), math_rand_alpha_number(32))
 }
 
-/// Builds one of the server's peer connections.
+/// Builds one of the server's peer connections, announcing `candidates`
+/// (UDP) and `tcp_candidates` (ICE-TCP passive, RFC 6544: members connect
+/// to them).
 pub(crate) fn build(
     now: Instant,
     candidates: &[SocketAddr],
+    tcp_candidates: &[SocketAddr],
     ufrag: &str,
     pwd: &str,
     stats: Arc<MediaStats>,
@@ -90,16 +94,18 @@ pub(crate) fn build(
         .with_setting_engine(settings)
         .with_interceptor_registry(registry)
         .build(now)?;
-    for addr in candidates {
+    let udp = candidates.iter().map(|a| (a, "udp", TcpType::Unspecified));
+    let tcp = tcp_candidates.iter().map(|a| (a, "tcp", TcpType::Passive));
+    for (addr, network, tcp_type) in udp.chain(tcp) {
         let candidate = CandidateHostConfig {
             base_config: CandidateConfig {
-                network: "udp".to_owned(),
+                network: network.to_owned(),
                 address: addr.ip().to_string(),
                 port: addr.port(),
                 component: 1,
                 ..Default::default()
             },
-            ..Default::default()
+            tcp_type,
         }
         .new_candidate_host()?;
         pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json()?)?;

@@ -14,11 +14,13 @@
 //   inject(text)  hands the page a message as if the server had sent it;
 //   rewriteOut    if a function, every text the page sends goes through it;
 //   sentSdp       every SDP the page sent ({pc, kind, sdp});
+//   receivedSdp   every `sdp` message the server sent, as it came;
 //   joined        the latest `joined` the server sent, parsed;
 //   pcs           every RTCPeerConnection the page made; with
 //                 __sottoFakeConfig.relayOnly they may use TURN relays
 //                 only (iceTransportPolicy 'relay'), as behind a firewall
-//                 that lets nothing else through;
+//                 that lets nothing else through; with relayOnly 'tcp'
+//                 also only TURN over TCP (the firewall lets no UDP out);
 //   passthrough   with __sottoFakeConfig.passthrough, the frame Worker's
 //                 receivers hand frames to the decoder undecrypted (to show
 //                 that what arrives is ciphertext): frames passed, by
@@ -26,7 +28,7 @@
 (() => {
   const state = (window.__sotto = {
     sockets: [], participant: null, received: [], passthrough: {}, incoming: [], rewriteOut: null, sentSdp: [],
-    joined: null, pcs: [],
+    joined: null, pcs: [], receivedSdp: [],
     inject(text) {
       const ws = state.sockets.at(-1);
       ws?.handler?.(new MessageEvent('message', { data: text }));
@@ -51,9 +53,18 @@
       super.onmessage = h && ((e) => {
         const type = typeOf(e.data);
         state.received.push(type);
+        if (type === 'sdp') state.receivedSdp.push(JSON.parse(e.data));
         if (type === 'joined') {
           state.joined = JSON.parse(e.data);
           state.participant = state.joined.participant;
+        }
+        // With __sottoFakeConfig.tcpOnly, the server's UDP candidates never
+        // reach the page: as if UDP to the server were blocked, only its
+        // ICE-TCP candidate is left.
+        if (cfg.tcpOnly && type === 'sdp') {
+          const m = JSON.parse(e.data);
+          m.sdp = m.sdp.split('\r\n').filter((l) => !/^a=candidate:\S+ \d+ udp /i.test(l)).join('\r\n');
+          e = new MessageEvent('message', { data: JSON.stringify(m) });
         }
         const rule = state.incoming.find((r) => r.type === type && r.times > 0);
         if (rule) rule.times--;
@@ -80,7 +91,11 @@
   const cfg = window.__sottoFakeConfig ?? {};
   const RealPC = window.RTCPeerConnection;
   window.RTCPeerConnection = function (config, ...rest) {
-    const c = cfg.relayOnly ? { ...config, iceTransportPolicy: 'relay' } : config;
+    let c = cfg.relayOnly ? { ...config, iceTransportPolicy: 'relay' } : config;
+    if (cfg.relayOnly === 'tcp') {
+      const tcp = (u) => /[?&]transport=tcp\b/.test(u);
+      c = { ...c, iceServers: (c.iceServers ?? []).map((s) => ({ ...s, urls: [].concat(s.urls).filter(tcp) })).filter((s) => s.urls.length) };
+    }
     const pc = new RealPC(c, ...rest);
     state.pcs.push(pc);
     return pc;

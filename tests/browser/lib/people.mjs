@@ -9,11 +9,13 @@ const lib = (f) => new URL(`./${f}`, import.meta.url).pathname;
 /**
  * Opens `base/room[#secret]` as `name` with camera pattern `camera` and a
  * tone of `tone` Hz; `passthrough`: its receivers skip decryption;
- * `relayOnly`: its peer connections may use TURN relays only.
+ * `relayOnly`: its peer connections may use TURN relays only ('tcp': and
+ * reach them over TCP only); `tcpOnly`: it never sees the server's UDP
+ * candidates (UDP to the server blocked).
  */
-export async function person(base, room, name, camera, tone, { secret, viewport, passthrough = false, relayOnly = false } = {}) {
+export async function person(base, room, name, camera, tone, { secret, viewport, passthrough = false, relayOnly = false, tcpOnly = false } = {}) {
   const ctx = await launch({ viewport });
-  await ctx.addInitScript(`window.__sottoFakeConfig = ${JSON.stringify({ camera, screen: 'S', tone, passthrough, relayOnly })};`);
+  await ctx.addInitScript(`window.__sottoFakeConfig = ${JSON.stringify({ camera, screen: 'S', tone, passthrough, relayOnly, tcpOnly })};`);
   await ctx.addInitScript({ path: lib('fake-media.js') });
   await ctx.addInitScript({ path: lib('instrument.js') });
   const page = await ctx.newPage();

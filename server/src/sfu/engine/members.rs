@@ -84,6 +84,8 @@ impl Engine {
                 while let Some(out) = peer.pc.poll_write() {
                     self.transmits.push_back(Transmit {
                         destination: out.transport.peer_addr,
+                        tcp: out.transport.transport_protocol
+                            == rtc::shared::TransportProtocol::TCP,
                         payload: out.message,
                     });
                 }

@@ -483,6 +483,7 @@ impl Engine {
     /// Creates member `id`'s `pc` connection if it has none yet.
     fn ensure_peer(&mut self, now: Instant, id: MemberId, pc: PcKind) -> Result<(), String> {
         let candidates = self.candidates.clone();
+        let tcp_candidates = self.tcp_candidates.clone();
         let Some(m) = self.members.get_mut(&id) else {
             return Err("no such member".to_owned());
         };
@@ -494,8 +495,15 @@ impl Engine {
             return Ok(());
         }
         let (ufrag, pwd) = peer::ice_credentials();
-        let conn = peer::build(now, &candidates, &ufrag, &pwd, Arc::clone(&self.stats))
-            .map_err(|e| e.to_string())?;
+        let conn = peer::build(
+            now,
+            &candidates,
+            &tcp_candidates,
+            &ufrag,
+            &pwd,
+            Arc::clone(&self.stats),
+        )
+        .map_err(|e| e.to_string())?;
         *slot = Some(Peer {
             pc: conn,
             connected: false,
