@@ -12,7 +12,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { options, check, finish, until } from './lib/harness.mjs';
-import { person, join, tileShows } from './lib/people.mjs';
+import { person, join, tileShows, selectedLocalCandidates } from './lib/people.mjs';
 
 const opt = options();
 const secret = randomBytes(16).toString('base64url');
@@ -21,19 +21,7 @@ const alice = await person(opt.base, room, 'Alice', 'A', 440, { secret });
 const bob = await person(opt.base, room, 'Bob', 'B', 550, { secret, tcpOnly: true });
 
 /** The protocols of the local candidates of `p`'s selected pairs. */
-const protocols = (p) => p.page.evaluate(async () => {
-  const out = [];
-  for (const pc of window.__sotto.pcs) {
-    if (pc.connectionState !== 'connected') continue;
-    const stats = await pc.getStats();
-    for (const s of stats.values()) {
-      if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
-        out.push(stats.get(s.localCandidateId)?.protocol);
-      }
-    }
-  }
-  return out;
-});
+const protocols = async (p) => (await selectedLocalCandidates(p)).map((c) => c.protocol);
 
 await check('both join; the server offers a TCP passive candidate', async () => {
   await join(alice);

@@ -16,7 +16,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { options, check, finish, until } from './lib/harness.mjs';
-import { person, join, tileShows } from './lib/people.mjs';
+import { person, join, tileShows, selectedLocalCandidates } from './lib/people.mjs';
 
 const opt = options();
 const secret = randomBytes(16).toString('base64url');
@@ -41,24 +41,9 @@ await check('each joined carries TURN credentials minted for its participant', a
   }
 });
 
-/**
- * The local candidate types of the page's connected candidate pairs, with
- * the protocol relayed ones use to reach the TURN server ('relay/udp').
- */
-const relayed = (p) => p.page.evaluate(async () => {
-  const types = [];
-  for (const pc of window.__sotto.pcs) {
-    if (pc.connectionState !== 'connected') continue;
-    const stats = await pc.getStats();
-    for (const s of stats.values()) {
-      if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
-        const local = stats.get(s.localCandidateId);
-        types.push(local?.candidateType === 'relay' ? `relay/${local.relayProtocol}` : local?.candidateType);
-      }
-    }
-  }
-  return types;
-});
+/** The local candidate types of `p`'s selected pairs, with the protocol relayed ones use to reach the TURN server ('relay/udp'). */
+const relayed = async (p) => (await selectedLocalCandidates(p))
+  .map((c) => (c.candidateType === 'relay' ? `relay/${c.relayProtocol}` : c.candidateType));
 
 await check('both decode each other through the relay, and only relayed pairs carry media', async () => {
   await until('Bob on Alice', () => tileShows(alice, 'Bob', 'B'), 40000);

@@ -10,6 +10,25 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// No byte string of `secrets` is in anything the server relayed or
+/// accepted (application messages, commits, Welcomes).
+fn the_server_never_saw(room: &Room, secrets: &[&[u8]]) {
+    let mut seen_by_server: Vec<&[u8]> = room.ds.relayed.iter().map(Vec::as_slice).collect();
+    for w in &room.ds.won {
+        seen_by_server.push(&w.commit);
+        seen_by_server.extend(w.welcome.as_deref());
+    }
+    for bytes in seen_by_server {
+        for secret in secrets {
+            assert!(
+                !contains(bytes, secret),
+                "the server saw {:?}",
+                String::from_utf8_lossy(secret)
+            );
+        }
+    }
+}
+
 #[test]
 fn members_read_chat_and_names_the_server_does_not() {
     let (mut room, ids) = Room::of_size(3);
@@ -56,26 +75,16 @@ fn members_read_chat_and_names_the_server_does_not() {
     }));
     room.assert_no_errors();
 
-    let mut seen_by_server: Vec<&[u8]> = room.ds.relayed.iter().map(Vec::as_slice).collect();
-    for w in &room.ds.won {
-        seen_by_server.push(&w.commit);
-        seen_by_server.extend(w.welcome.as_deref());
-    }
-    for bytes in seen_by_server {
-        for secret in [
+    the_server_never_saw(
+        &room,
+        &[
             &b"Ada Lovelace"[..],
             b"Lovelace",
             b"old mill",
             b"\"chat\"",
             b"profile",
-        ] {
-            assert!(
-                !contains(bytes, secret),
-                "the server saw {:?}",
-                String::from_utf8_lossy(secret)
-            );
-        }
-    }
+        ],
+    );
 }
 
 #[test]
@@ -125,24 +134,14 @@ fn mutes_hands_reactions_and_recording_are_told_inside_mls() {
         status: said
     }));
     room.assert_no_errors();
-    let mut seen_by_server: Vec<&[u8]> = room.ds.relayed.iter().map(Vec::as_slice).collect();
-    for w in &room.ds.won {
-        seen_by_server.push(&w.commit);
-        seen_by_server.extend(w.welcome.as_deref());
-    }
-    for bytes in seen_by_server {
-        for secret in [
+    the_server_never_saw(
+        &room,
+        &[
             &b"status"[..],
             b"recording",
             b"hand",
             b"reaction",
             "🎉".as_bytes(),
-        ] {
-            assert!(
-                !contains(bytes, secret),
-                "the server saw {:?}",
-                String::from_utf8_lossy(secret)
-            );
-        }
-    }
+        ],
+    );
 }

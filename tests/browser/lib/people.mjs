@@ -42,3 +42,23 @@ export const idOf = (p) => p.page.evaluate(() => window.__sotto.participant);
 
 /** How many WebSockets `p`'s page opened so far. */
 export const socketsOf = (p) => p.page.evaluate(() => window.__sotto.sockets.length);
+
+/**
+ * The local candidates (their stats: candidateType, protocol,
+ * relayProtocol) of the selected pairs of `p`'s connected peer
+ * connections.
+ */
+export const selectedLocalCandidates = (p) => p.page.evaluate(async () => {
+  const out = [];
+  for (const pc of window.__sotto.pcs) {
+    if (pc.connectionState !== 'connected') continue;
+    const stats = await pc.getStats();
+    for (const s of stats.values()) {
+      if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
+        const c = stats.get(s.localCandidateId);
+        out.push({ candidateType: c?.candidateType, protocol: c?.protocol, relayProtocol: c?.relayProtocol });
+      }
+    }
+  }
+  return out;
+});
