@@ -14,7 +14,8 @@
 // `--bob firefox` makes Bob a Firefox ESR (lib/firefox.mjs), everyone else
 // staying in Chromium: every check above then runs with Firefox on one
 // side (decoding, tones, chat, codes, verification, his rejoin, screen
-// share both ways, the native client's recording of him). Firefox needs a
+// share both ways, the native client's recording of him), and Dave knocks
+// from a Firefox on a phone-sized screen. Firefox needs a
 // network namespace and a sound server for that (tests/tests/browser.rs).
 
 import { randomBytes } from 'node:crypto';
@@ -200,7 +201,11 @@ await check('screen share from Bob is decoded by Alice', async () => {
 
 await check('a knock with only the name is shown and admitted by a click', async () => {
   // Dave is on a phone.
-  const dave = await person('Dave', 'B', 550, { withSecret: false, viewport: { width: 390, height: 844 } });
+  // With --bob firefox, Dave knocks from Firefox too.
+  const phone = { width: 390, height: 844 };
+  const dave = bobIn === 'firefox'
+    ? await firefoxPerson(opt.base, room, 'Dave', 'B', 550, { viewport: phone })
+    : await person('Dave', 'B', 550, { withSecret: false, viewport: phone });
   await join_(dave);
   const knock = alice.page.locator('.knock-request');
   await knock.waitFor({ timeout: 20000 });

@@ -40,10 +40,11 @@ function locate(page, selector) {
 
 /**
  * Opens `base/room#secret` in a fresh Firefox as `name`, with camera
- * pattern `camera` and a tone of `tone` Hz; the tests' instrumentation
+ * pattern `camera` and a tone of `tone` Hz (and `viewport`, e.g. a
+ * phone's, if given; no `secret`: it knocks); the tests' instrumentation
  * (fake-media.js, instrument.js) runs before the page's scripts.
  */
-export async function firefoxPerson(base, room, name, camera, tone, { secret } = {}) {
+export async function firefoxPerson(base, room, name, camera, tone, { secret, viewport } = {}) {
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: FIREFOX,
@@ -51,6 +52,7 @@ export async function firefoxPerson(base, room, name, camera, tone, { secret } =
     extraPrefsFirefox: PREFS,
   });
   const page = await browser.newPage();
+  if (viewport) await page.setViewport(viewport);
   page.on('pageerror', (e) => console.error('[firefox page error]', e.message));
   page.on('console', (m) => {
     if (m.type() === 'error' || process.env.SOTTO_BROWSER_LOG) console.error(`[firefox console ${m.type()}]`, m.text());
