@@ -53,6 +53,11 @@ pub struct MediaStats {
     /// Members whose peer connections failed and started over
     /// (`media_failed`, spec §4.6).
     pub media_failures: AtomicU64,
+    /// ICE-TCP connections open now.
+    pub tcp_connections: AtomicU64,
+    /// ICE-TCP connections closed at once: over a limit (per address or
+    /// in all).
+    pub tcp_refused: AtomicU64,
 }
 
 /// RTCP feedback packets counted where they meet the wire: what repaired

@@ -91,6 +91,18 @@ impl Metrics {
             "Members whose peer connections failed and started over (media_failed).",
             &[("", load(&media.media_failures))],
         );
+        family(
+            "sotto_ice_tcp_connections",
+            "gauge",
+            "ICE-TCP connections open now.",
+            &[("", load(&media.tcp_connections))],
+        );
+        family(
+            "sotto_ice_tcp_refused_total",
+            "counter",
+            "ICE-TCP connections closed at once for being over a limit.",
+            &[("", load(&media.tcp_refused))],
+        );
         let f = &media.feedback;
         family(
             "sotto_rtcp_feedback_total",

@@ -202,10 +202,12 @@ impl Sfu {
                     .collect()
             })
             .unwrap_or_default();
-        let engine =
-            setup(Engine::new(candidates.clone(), stats).with_tcp_candidates(tcp_candidates));
+        let engine = setup(
+            Engine::new(candidates.clone(), Arc::clone(&stats)).with_tcp_candidates(tcp_candidates),
+        );
         let (commands, inbox) = unbounded_channel();
-        let thread = driver::spawn(socket, tcp, engine, inbox, events).map_err(SfuError::Thread)?;
+        let thread =
+            driver::spawn(socket, tcp, engine, inbox, events, stats).map_err(SfuError::Thread)?;
         info!(port = local_addr.port(), tcp_port, "SFU listening");
         Ok(Sfu {
             commands,

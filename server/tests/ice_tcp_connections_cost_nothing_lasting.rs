@@ -9,6 +9,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sotto_server::media::MediaStats;
@@ -16,14 +17,15 @@ use sotto_server::sfu::{Sfu, SfuConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn sfu() -> Sfu {
+fn sfu() -> (Sfu, Arc<MediaStats>) {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let config = SfuConfig {
         udp_bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         tcp_port: Some(0),
         ..SfuConfig::default()
     };
-    Sfu::start(config, tx, Arc::new(MediaStats::default())).unwrap()
+    let stats = Arc::new(MediaStats::default());
+    (Sfu::start(config, tx, Arc::clone(&stats)).unwrap(), stats)
 }
 
 /// Whether the server closed `s` within `within` (a read returns 0 or an
@@ -39,7 +41,7 @@ async fn closed(s: &mut TcpStream, within: Duration) -> bool {
 
 #[tokio::test]
 async fn over_the_limit_and_bad_frames_are_closed_and_the_port_recovers() {
-    let sfu = sfu();
+    let (sfu, stats) = sfu();
     let addr = sfu.tcp_addr().expect("a TCP port");
     // Eight from one address are held open...
     let mut held = Vec::new();
@@ -58,6 +60,9 @@ async fn over_the_limit_and_bad_frames_are_closed_and_the_port_recovers() {
         closed(&mut ninth, Duration::from_secs(2)).await,
         "a ninth connection from one address stayed open"
     );
+    // Counted for /metrics: one refused, eight open.
+    assert_eq!(stats.tcp_refused.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.tcp_connections.load(Ordering::Relaxed), 8);
     // A frame longer than a datagram, and an empty one, end their connection.
     let mut long = held.pop().unwrap();
     long.write_all(&[0xff, 0xff, 1, 2, 3]).await.unwrap();

@@ -21,7 +21,8 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tracing::{debug, error, warn};
 
 use super::engine::{Command, Engine};
-use crate::media::MediaEvent;
+use crate::media::{MediaEvent, MediaStats};
+use std::sync::atomic::Ordering;
 
 /// Datagrams read before the engine's output is sent and its deadline
 /// looked at again: bounds latency under load while amortising the loop.
@@ -62,6 +63,7 @@ pub(crate) fn spawn(
     engine: Engine,
     commands: UnboundedReceiver<Command>,
     events: UnboundedSender<MediaEvent>,
+    stats: Arc<MediaStats>,
 ) -> io::Result<JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -78,7 +80,7 @@ pub(crate) fn spawn(
                     }
                 };
                 match UdpSocket::from_std(socket) {
-                    Ok(socket) => run(socket, tcp, engine, commands, events).await,
+                    Ok(socket) => run(socket, tcp, engine, commands, events, stats).await,
                     Err(err) => error!(%err, "media socket unusable"),
                 }
             });
@@ -91,6 +93,7 @@ async fn run(
     mut engine: Engine,
     mut commands: UnboundedReceiver<Command>,
     events: UnboundedSender<MediaEvent>,
+    stats: Arc<MediaStats>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut stopping = false;
@@ -98,7 +101,7 @@ async fn run(
     let (tcp_tx, mut tcp_rx) = mpsc::channel::<TcpIn>(4096);
     let with_tcp = tcp.is_some();
     if let Some(listener) = tcp {
-        tokio::spawn(accept(listener, Arc::clone(&writers), tcp_tx));
+        tokio::spawn(accept(listener, Arc::clone(&writers), tcp_tx, stats));
     }
     loop {
         while let Some(t) = engine.poll_transmit() {
@@ -159,7 +162,12 @@ async fn run(
 
 /// Accepts ICE-TCP connections within the limits; each gets a reader and
 /// a writer task.
-async fn accept(listener: TcpListener, writers: TcpWriters, to_engine: mpsc::Sender<TcpIn>) {
+async fn accept(
+    listener: TcpListener,
+    writers: TcpWriters,
+    to_engine: mpsc::Sender<TcpIn>,
+    stats: Arc<MediaStats>,
+) {
     loop {
         let (stream, from) = match listener.accept().await {
             Ok(c) => c,
@@ -176,9 +184,13 @@ async fn accept(listener: TcpListener, writers: TcpWriters, to_engine: mpsc::Sen
             let same_ip = open.keys().filter(|a| a.ip() == from.ip()).count();
             if open.len() >= MAX_TCP || same_ip >= MAX_TCP_PER_IP {
                 debug!(%from, "ICE-TCP connection refused: too many");
+                stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             open.insert(from, tx);
+            stats
+                .tcp_connections
+                .store(open.len() as u64, Ordering::Relaxed);
         }
         let _ = stream.set_nodelay(true);
         tokio::spawn(connection(
@@ -187,6 +199,7 @@ async fn accept(listener: TcpListener, writers: TcpWriters, to_engine: mpsc::Sen
             rx,
             Arc::clone(&writers),
             to_engine.clone(),
+            Arc::clone(&stats),
         ));
     }
 }
@@ -199,6 +212,7 @@ async fn connection(
     mut out: mpsc::Receiver<Vec<u8>>,
     writers: TcpWriters,
     to_engine: mpsc::Sender<TcpIn>,
+    stats: Arc<MediaStats>,
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let writer = tokio::spawn(async move {
@@ -227,6 +241,9 @@ async fn connection(
     }
     if let Ok(mut open) = writers.lock() {
         open.remove(&from);
+        stats
+            .tcp_connections
+            .store(open.len() as u64, Ordering::Relaxed);
     }
     writer.abort();
     let _ = to_engine.send(TcpIn::Closed { from }).await;
