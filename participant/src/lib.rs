@@ -107,6 +107,9 @@ enum State {
     Ended(EndReason),
 }
 
+/// How often a participant asks the server to start its media over.
+pub const MEDIA_RESTART_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One participant in one room, across its connections.
 pub struct Participant {
     config: Config,
@@ -116,6 +119,8 @@ pub struct Participant {
     name: Option<String>,
     /// What we last said of our state, said again on every connection.
     own_status: Option<sotto_crypto::app::Status>,
+    /// When we last asked for our media to start over.
+    media_restart_asked: Option<Instant>,
     state: State,
     backoff: Backoff,
     outputs: VecDeque<Output>,
@@ -152,6 +157,7 @@ impl Participant {
             secret,
             name,
             own_status: None,
+            media_restart_asked: None,
             state: State::Idle { at: now },
             backoff: Backoff::new(&config),
             outputs: VecDeque::new(),
@@ -206,6 +212,25 @@ impl Participant {
             }
             State::Idle { .. } | State::Connecting | State::Ended(_) => {}
         }
+    }
+
+    /// Our peer connections say they failed (a browser's `failed`): ask
+    /// the server to start our media over now (`media_restart`, spec
+    /// §4.6), rather than wait for it to notice. At most once per
+    /// [`MEDIA_RESTART_EVERY`]; only a member with media asks.
+    pub fn handle_media_failed(&mut self, now: Instant) {
+        let State::InRoom(room) = &self.state else {
+            return;
+        };
+        if !room.media_started()
+            || self
+                .media_restart_asked
+                .is_some_and(|t| now < t + MEDIA_RESTART_EVERY)
+        {
+            return;
+        }
+        self.media_restart_asked = Some(now);
+        self.send(ClientMessage::MediaRestart {});
     }
 
     /// A message from the server that did not decode (spec §2: skipped).

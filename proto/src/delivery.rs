@@ -413,7 +413,9 @@ impl Room {
                     Some(in_reply_to),
                 ));
             }
-            message @ (ClientMessage::Sdp { .. } | ClientMessage::Ice { .. }) => {
+            message @ (ClientMessage::Sdp { .. }
+            | ClientMessage::Ice { .. }
+            | ClientMessage::MediaRestart {}) => {
                 out.push(Output::Signal { from, message });
             } // No catch-all: this match is in the crate that defines
               // `ClientMessage`, so a message type added to the protocol does

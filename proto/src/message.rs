@@ -72,6 +72,10 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp_mline_index: Option<u16>,
     },
+    /// Our peer connections failed as we see them: start our media over
+    /// (the server answers `media_failed`, spec §4.6). At most one per
+    /// 5 s is acted on.
+    MediaRestart {},
     /// Leave the room; the server closes the connection.
     Leave {},
 }
@@ -87,6 +91,7 @@ impl ClientMessage {
             ClientMessage::RefuseKnock { .. } => "refuse_knock",
             ClientMessage::Sdp { .. } => "sdp",
             ClientMessage::Ice { .. } => "ice",
+            ClientMessage::MediaRestart {} => "media_restart",
             ClientMessage::Leave {} => "leave",
         }
     }

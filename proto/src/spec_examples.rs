@@ -41,12 +41,13 @@ fn server_type(m: &ServerMessage) -> &'static str {
     m.message_type()
 }
 
-const CLIENT_TYPES: [&str; 8] = [
+const CLIENT_TYPES: [&str; 9] = [
     "join",
     "key_package",
     "commit",
     "application",
     "refuse_knock",
+    "media_restart",
     "sdp",
     "ice",
     "leave",

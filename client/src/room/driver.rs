@@ -383,10 +383,19 @@ impl Driver {
                 };
                 self.send(&msg).await;
             }
-            PeerEvent::State { pc, state } => self.emit(Event::PeerState {
-                pc,
-                state: state.to_string(),
-            }),
+            PeerEvent::State { pc, state } => {
+                // Our own connection failed: ask for new ones now rather
+                // than wait for the server to notice (the core limits how
+                // often).
+                if state == webrtc::peer_connection::RTCPeerConnectionState::Failed {
+                    let now = self.now();
+                    self.core.handle_media_failed(now);
+                }
+                self.emit(Event::PeerState {
+                    pc,
+                    state: state.to_string(),
+                });
+            }
             PeerEvent::Track { track, .. } => {
                 if let Some(call) = &mut self.call {
                     call.on_track(track).await;

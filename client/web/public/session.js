@@ -189,7 +189,15 @@ export class Call extends EventTarget {
     if (o.kind === 'start') {
       this.media?.close();
       this.media = new Media((m) => this.#sendMedia(m), this.frames, o.iceServers);
-      this.media.addEventListener('connection', (e) => this.#mediaState(e.detail.state));
+      this.media.addEventListener('connection', (e) => {
+        // Our own connections failed: ask for new ones now (the core
+        // limits how often), rather than wait for the server to notice.
+        if (e.detail.state === 'failed' && this.p) {
+          this.p.handleMediaFailed(now());
+          this.#drain();
+        }
+        this.#mediaState(e.detail.state);
+      });
       this.mediaState = null;
       this.#mediaState('connecting');
       // Connecting takes a second on a good network; after this, say so.

@@ -359,6 +359,14 @@ impl Participant {
             .map_err(refused)
     }
 
+    /// Our peer connections failed: asks the server to start our media
+    /// over (at most every 10 s).
+    #[wasm_bindgen(js_name = handleMediaFailed)]
+    pub fn handle_media_failed(&mut self, now: f64) -> Result<(), JsError> {
+        self.inner.handle_media_failed(instant(now)?);
+        Ok(())
+    }
+
     /// Sends a reaction (one of the six sotto shows).
     #[wasm_bindgen(js_name = sendReaction)]
     pub fn send_reaction(&mut self, emoji: &str, now: f64) -> Result<(), JsError> {

@@ -200,3 +200,27 @@ fn failed_media_starts_over_in_the_same_group() {
     room.assert_consistent();
     room.assert_media_flows();
 }
+
+#[test]
+fn a_member_whose_connections_fail_asks_for_new_ones_at_most_every_ten_seconds() {
+    let (mut room, ids) = Room::of_size(2);
+    let a = ids[0].clone();
+    let asked = |room: &mut Room| {
+        let now = room.now;
+        room.get_mut(&a).participant.handle_media_failed(now);
+        std::iter::from_fn(|| room.get_mut(&a).participant.poll_output())
+            .filter(|o| {
+                matches!(
+                    o,
+                    sotto_participant::Output::Send(sotto_proto::ClientMessage::MediaRestart {})
+                )
+            })
+            .count()
+    };
+    assert_eq!(asked(&mut room), 1);
+    assert_eq!(asked(&mut room), 0, "asked again at once");
+    room.advance(Duration::from_secs(9));
+    assert_eq!(asked(&mut room), 0, "asked again within 10 s");
+    room.advance(Duration::from_secs(1));
+    assert_eq!(asked(&mut room), 1);
+}

@@ -56,6 +56,8 @@ pub(crate) const FAILED_AFTER: Duration = Duration::from_secs(10);
 /// How long a peer connection may take to connect at all, from its first
 /// remote description, before its member is reported.
 pub(crate) const CONNECT_WITHIN: Duration = Duration::from_secs(20);
+/// A member's own `media_restart` is acted on at most this often.
+pub(crate) const RESTART_EVERY: Duration = Duration::from_secs(5);
 
 /// What signalling asks of the media thread.
 #[derive(Debug)]
@@ -174,6 +176,8 @@ struct Member {
     negotiation: SubNegotiation,
     /// Media sections of the latest `sub` offer: what bounds the answer.
     sub_sections: usize,
+    /// When its media last started over, if it did.
+    restarted: Option<Instant>,
 }
 
 impl Member {
@@ -556,6 +560,7 @@ fn error(code: ErrorCode, text: &str, message: &ClientMessage) -> ServerMessage 
     let in_reply_to = match message {
         ClientMessage::Sdp { .. } => "sdp",
         ClientMessage::Ice { .. } => "ice",
+        ClientMessage::MediaRestart {} => "media_restart",
         _ => "unknown",
     };
     ServerMessage::Error {

@@ -8,7 +8,8 @@ use sotto_proto::{ErrorCode, ParticipantId, PcKind, RoomName, ServerMessage, Tra
 use tracing::{debug, warn};
 
 use super::{
-    CONNECT_WITHIN, Engine, FAILED_AFTER, Member, MemberId, PcRef, Peer, TrackId, Transmit,
+    CONNECT_WITHIN, Engine, FAILED_AFTER, Member, MemberId, PcRef, Peer, RESTART_EVERY, TrackId,
+    Transmit,
 };
 use crate::media::MediaEvent;
 use crate::sfu::negotiation::SubNegotiation;
@@ -37,6 +38,7 @@ impl Engine {
                 subscribed: HashMap::new(),
                 negotiation: SubNegotiation::default(),
                 sub_sections: 0,
+                restarted: None,
             },
         );
         // Subscribe the newcomer to everything already published.
@@ -120,25 +122,55 @@ impl Engine {
             .map(|(id, _)| *id)
             .collect();
         for id in failed {
-            let Some(m) = self.members.get(&id) else {
-                continue;
-            };
-            let (room, participant) = (m.room.clone(), m.participant.clone());
             warn!("a member's peer connection failed; its media starts over");
-            self.stats.media_failed();
-            // Told first: the `sub` offer of the new start comes after.
-            self.events.push_back(MediaEvent::Signal {
-                room: room.clone(),
-                participant: participant.clone(),
-                message: ServerMessage::Error {
-                    code: ErrorCode::MediaFailed,
-                    message: "your peer connections failed; open new ones".to_owned(),
-                    in_reply_to: None,
-                    current_epoch: None,
-                },
-            });
-            self.remove_member(now, id);
-            self.add_member(now, room, participant);
+            self.start_media_over(now, id);
+        }
+    }
+
+    /// The member says its connections failed (`media_restart`): they
+    /// start over as if the server had seen it, at most once per
+    /// [`RESTART_EVERY`] (each start builds two connections).
+    pub(super) fn restart_media(&mut self, now: Instant, id: MemberId) {
+        let Some(m) = self.members.get(&id) else {
+            return;
+        };
+        if m.restarted.is_some_and(|t| now < t + RESTART_EVERY) {
+            debug!(member = id.0, "media_restart ignored: too soon");
+            return;
+        }
+        debug!(
+            member = id.0,
+            "the member's connections failed; its media starts over"
+        );
+        self.start_media_over(now, id);
+    }
+
+    /// Tells the member `media_failed`, drops its connections and tracks
+    /// (the others' `sub` lose them), and adds it again at once,
+    /// subscribed to everything published, ready for a new `pub` offer.
+    fn start_media_over(&mut self, now: Instant, id: MemberId) {
+        let Some(m) = self.members.get(&id) else {
+            return;
+        };
+        let (room, participant) = (m.room.clone(), m.participant.clone());
+        self.stats.media_failed();
+        // Told first: the `sub` offer of the new start comes after.
+        self.events.push_back(MediaEvent::Signal {
+            room: room.clone(),
+            participant: participant.clone(),
+            message: ServerMessage::Error {
+                code: ErrorCode::MediaFailed,
+                message: "your peer connections failed; open new ones".to_owned(),
+                in_reply_to: None,
+                current_epoch: None,
+            },
+        });
+        self.remove_member(now, id);
+        self.add_member(now, room.clone(), participant.clone());
+        if let Some(fresh) = self.ids.get(&(room, participant)).copied()
+            && let Some(m) = self.members.get_mut(&fresh)
+        {
+            m.restarted = Some(now);
         }
     }
 }

@@ -87,6 +87,7 @@ impl Engine {
                     trace!(%err, "ignored a trickled candidate");
                 }
             }
+            ClientMessage::MediaRestart {} => self.restart_media(now, id),
             _ => {}
         }
     }

@@ -516,3 +516,32 @@ fn a_lite_connection_follows_the_browsers_renomination() {
 fn a_connection_whose_peer_goes_silent_is_still_seen_in_trouble() {
     assert!(renomination(false));
 }
+
+#[test]
+fn a_members_media_restart_starts_its_media_over_at_most_every_five_seconds() {
+    let (mut engine, stats) = engine();
+    let t0 = Instant::now();
+    let p = who("kq4pZsWm0cB2v9Ae");
+    engine.handle_command(t0, Command::AddMember(room(), p.clone()));
+    let restart = || {
+        serde_json::from_value(serde_json::json!({"type": "media_restart"})).expect("media_restart")
+    };
+    let first = engine.ids[&(room(), p.clone())];
+    engine.handle_command(t0, Command::Signal(room(), p.clone(), restart()));
+    assert_eq!(errors(&mut engine), vec![ErrorCode::MediaFailed]);
+    let second = engine.ids[&(room(), p.clone())];
+    assert_ne!(first, second, "the member's media was started over");
+    // Again at once, and 4 s later: ignored (each start builds connections).
+    for later in [Duration::ZERO, Duration::from_secs(4)] {
+        engine.handle_command(t0 + later, Command::Signal(room(), p.clone(), restart()));
+        assert_eq!(errors(&mut engine), vec![]);
+    }
+    assert_eq!(engine.ids[&(room(), p.clone())], second);
+    // After 5 s: acted on.
+    engine.handle_command(
+        t0 + RESTART_EVERY,
+        Command::Signal(room(), p.clone(), restart()),
+    );
+    assert_eq!(errors(&mut engine), vec![ErrorCode::MediaFailed]);
+    assert_eq!(stats.media_failures.load(Ordering::Relaxed), 2);
+}
